@@ -1,0 +1,2 @@
+namespace Llana.SocketIO;
+internal static class Placeholder;

@@ -48,4 +48,7 @@ public sealed record TableSchema(
     public ColumnSchema? Column(string name) => _byName.GetValueOrDefault(name);
 
     public ColumnSchema? PrimaryKeyColumn => PrimaryKey is null ? null : Column(PrimaryKey);
+
+    /// True for views: readable like tables, but without keys of their own.
+    public bool IsView { get; init; }
 }

@@ -17,9 +17,10 @@ public sealed partial class MySqlSchemaReader : ISchemaReader
         FROM information_schema.STATISTICS
         WHERE TABLE_SCHEMA = DATABASE() AND NON_UNIQUE = 0
         ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX;
-        SELECT TABLE_NAME, CONSTRAINT_NAME, COLUMN_NAME, REFERENCED_TABLE_NAME, REFERENCED_COLUMN_NAME
+        SELECT TABLE_NAME, CONSTRAINT_NAME, COLUMN_NAME,
+               CASE WHEN REFERENCED_TABLE_SCHEMA = DATABASE() THEN REFERENCED_TABLE_NAME END, REFERENCED_COLUMN_NAME
         FROM information_schema.KEY_COLUMN_USAGE
-        WHERE TABLE_SCHEMA = DATABASE() AND REFERENCED_TABLE_SCHEMA = DATABASE() AND REFERENCED_TABLE_NAME IS NOT NULL
+        WHERE TABLE_SCHEMA = DATABASE() AND REFERENCED_TABLE_NAME IS NOT NULL
         ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION;
         """;
 
@@ -34,7 +35,7 @@ public sealed partial class MySqlSchemaReader : ISchemaReader
     {
         var columns = new List<(string Table, bool IsView, ColumnDraft Column)>();
         var indexes = new List<(string Table, string Index, string? Column)>();
-        var foreignKeys = new List<(string Table, string Constraint, string Column, string RefTable, string RefColumn)>();
+        var foreignKeys = new List<(string Table, string Constraint, string Column, string? RefTable, string RefColumn)>();
         var jsonColumns = new HashSet<(string, string)>();
 
         // MariaDB's JSON is an alias for longtext plus a json_valid check; MySQL has a real json type.
@@ -68,7 +69,7 @@ public sealed partial class MySqlSchemaReader : ISchemaReader
                         indexes.Add((r.GetString(0), r.GetString(1), SchemaReaders.NullableString(r, 2)));
                         break;
                     case 2:
-                        foreignKeys.Add((r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4)));
+                        foreignKeys.Add((r.GetString(0), r.GetString(1), r.GetString(2), SchemaReaders.NullableString(r, 3), r.GetString(4)));
                         break;
                     case 3:
                         if (JsonValid().Match(r.GetString(1)) is { Success: true } m)
@@ -109,6 +110,7 @@ public sealed partial class MySqlSchemaReader : ISchemaReader
             }
         }
 
+        // A table in another database is not addressable: the column is still flagged, without a relation.
         foreach (var fk in foreignKeys.GroupBy(f => (f.Table, f.Constraint)))
         {
             assembler.AddForeignKey(fk.Key.Table, [.. fk.Select(f => f.Column)], fk.First().RefTable, [.. fk.Select(f => f.RefColumn)]);

@@ -34,7 +34,7 @@ public sealed class PostgresSchemaReader : ISchemaReader
         SELECT c.relname,
                ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(num, ord)
                      JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num ORDER BY k.ord),
-               fc.relname,
+               CASE WHEN fn.nspname = current_schema() THEN fc.relname END,
                ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(num, ord)
                      JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.num ORDER BY k.ord)
         FROM pg_constraint con
@@ -42,7 +42,7 @@ public sealed class PostgresSchemaReader : ISchemaReader
         JOIN pg_namespace n ON n.oid = c.relnamespace
         JOIN pg_class fc ON fc.oid = con.confrelid
         JOIN pg_namespace fn ON fn.oid = fc.relnamespace
-        WHERE con.contype = 'f' AND n.nspname = current_schema() AND fn.nspname = current_schema()
+        WHERE con.contype = 'f' AND n.nspname = current_schema()
         ORDER BY c.relname, con.conname;
         """;
 
@@ -97,7 +97,8 @@ public sealed class PostgresSchemaReader : ISchemaReader
                     }
 
                     case 2:
-                        assembler.AddForeignKey(r.GetString(0), r.GetFieldValue<string[]>(1), r.GetString(2), r.GetFieldValue<string[]>(3));
+                        // A table in another schema is not addressable: the column is still flagged, without a relation.
+                        assembler.AddForeignKey(r.GetString(0), r.GetFieldValue<string[]>(1), SchemaReaders.NullableString(r, 2), r.GetFieldValue<string[]>(3));
                         break;
                 }
             }

@@ -49,7 +49,8 @@ internal sealed partial class SchemaAssembler
         }
     }
 
-    public void AddForeignKey(string table, IReadOnlyList<string> columns, string referencedTable, IReadOnlyList<string> referencedColumns) =>
+    /// <paramref name="referencedTable"/> is null when the target is outside the schema being read.
+    public void AddForeignKey(string table, IReadOnlyList<string> columns, string? referencedTable, IReadOnlyList<string> referencedColumns) =>
         _foreignKeys.Add(new ForeignKeyDraft(table, columns, referencedTable, referencedColumns));
 
     public IReadOnlyList<string>? PrimaryKeyOf(string table) => Find(table)?.PrimaryKey;
@@ -73,7 +74,7 @@ internal sealed partial class SchemaAssembler
             }
 
             // Llana joins on one column, so only single-column foreign keys become relations.
-            if (sourceColumns.Count != 1 || fk.ReferencedColumns.Count != 1 || Find(fk.ReferencedTable) is not { } target)
+            if (sourceColumns.Count != 1 || fk.ReferencedColumns.Count != 1 || fk.ReferencedTable is null || Find(fk.ReferencedTable) is not { } target)
             {
                 continue;
             }
@@ -259,5 +260,5 @@ internal sealed partial class SchemaAssembler
         public HashSet<string> Unique { get; } = new(StringComparer.Ordinal);
     }
 
-    private sealed record ForeignKeyDraft(string Table, IReadOnlyList<string> Columns, string ReferencedTable, IReadOnlyList<string> ReferencedColumns);
+    private sealed record ForeignKeyDraft(string Table, IReadOnlyList<string> Columns, string? ReferencedTable, IReadOnlyList<string> ReferencedColumns);
 }

@@ -1,3 +1,5 @@
+using Llana.Data.Schema;
+
 namespace Llana.Data.Tests.Schema;
 
 public sealed class MySqlSchemaFixture : SchemaFixture
@@ -47,6 +49,11 @@ public sealed class MySqlSchemaFixture : SchemaFixture
           PRIMARY KEY (accountId, groupId),
           FOREIGN KEY (accountId) REFERENCES Account (id)
         );
+        CREATE TABLE Category (
+          id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+          parentId INT NULL,
+          FOREIGN KEY (parentId) REFERENCES Category (id)
+        );
         CREATE VIEW ActiveAccount AS SELECT id, email FROM Account WHERE active = 1;
         """;
 
@@ -61,4 +68,41 @@ public sealed class MySqlSchemaFixture : SchemaFixture
     };
 }
 
-public sealed class MySqlSchemaReaderTests(MySqlSchemaFixture fixture) : SchemaReaderTests<MySqlSchemaFixture>(fixture);
+public sealed class MySqlSchemaReaderTests(MySqlSchemaFixture fixture) : SchemaReaderTests<MySqlSchemaFixture>(fixture)
+{
+    [Fact]
+    public async Task Bits_unsigned_sets_and_awkward_enum_values()
+    {
+        var tables = await SchemaFixture.ReadAsync(DatabaseKind.MySql, """
+            CREATE TABLE Thing (
+              id INT UNSIGNED NOT NULL AUTO_INCREMENT,
+              flag BIT(1) NULL,
+              mask BIT(8) NULL,
+              tiny TINYINT UNSIGNED NULL,
+              medium MEDIUMINT NULL,
+              yr YEAR NULL,
+              mood ENUM('happy', 'it''s, fine') NULL DEFAULT 'it''s, fine',
+              options SET('a', 'b') NULL,
+              body LONGTEXT NULL,
+              raw LONGBLOB NULL,
+              amount FLOAT NULL,
+              PRIMARY KEY (id)
+            );
+            """);
+        var thing = Assert.Single(tables);
+        Assert.Equal("id", thing.PrimaryKey);
+        Assert.True(thing.Column("id")!.AutoIncrement);
+        Assert.True(thing.Column("id")!.IsInteger);
+        Assert.Equal(ColumnType.Boolean, thing.Column("flag")!.Type);
+        Assert.Equal(ColumnType.Unknown, thing.Column("mask")!.Type);
+        Assert.Equal((ColumnType.Number, true), (thing.Column("tiny")!.Type, thing.Column("tiny")!.IsInteger));
+        Assert.Equal((ColumnType.Number, true), (thing.Column("medium")!.Type, thing.Column("medium")!.IsInteger));
+        Assert.Equal((ColumnType.Number, true), (thing.Column("yr")!.Type, thing.Column("yr")!.IsInteger));
+        Assert.Equal(["happy", "it's, fine"], thing.Column("mood")!.Enums);
+        Assert.Equal("it's, fine", thing.Column("mood")!.Default);
+        Assert.Equal(ColumnType.Unknown, thing.Column("options")!.Type);
+        Assert.Equal(ColumnType.String, thing.Column("body")!.Type);
+        Assert.Equal(ColumnType.String, thing.Column("raw")!.Type);
+        Assert.Equal((ColumnType.Number, false), (thing.Column("amount")!.Type, thing.Column("amount")!.IsInteger));
+    }
+}

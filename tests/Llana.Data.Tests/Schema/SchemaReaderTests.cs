@@ -12,11 +12,20 @@ public abstract class SchemaFixture : IAsyncLifetime
 
     public abstract DatabaseKind Kind { get; }
 
-    /// Dialect DDL creating Account, Post, Tag, Membership and the ActiveAccount view.
+    /// Dialect DDL creating Account, Post, Tag, Membership, Category and the ActiveAccount view.
     public abstract string Ddl { get; }
 
     /// Column → expected DbType, for the columns whose spelling differs per dialect.
     public abstract IReadOnlyDictionary<string, string> AccountDbTypes { get; }
+
+    /// Creates a throw-away database with <paramref name="ddl"/> and reads it, for dialect-specific cases.
+    public static async Task<IReadOnlyList<TableSchema>> ReadAsync(DatabaseKind kind, string ddl)
+    {
+        await using var database = await TestDatabase.CreateAsync(kind);
+        await database.ExecuteAsync(ddl);
+        await using var connection = await database.OpenAsync();
+        return await SchemaReaders.For(kind).ReadAsync(connection, CancellationToken.None);
+    }
 
     public TableSchema Table(string name) =>
         Tables.SingleOrDefault(t => t.Table == name) ?? throw new InvalidOperationException($"table {name} not read");
@@ -50,7 +59,7 @@ public abstract class SchemaReaderTests<TFixture>(TFixture fixture) : IClassFixt
     [Fact]
     public void Reads_every_table_and_view_in_name_order()
     {
-        Assert.Equal(["Account", "ActiveAccount", "Membership", "Post", "Tag"], fixture.Tables.Select(t => t.Table));
+        Assert.Equal(["Account", "ActiveAccount", "Category", "Membership", "Post", "Tag"], fixture.Tables.Select(t => t.Table));
         Assert.True(fixture.Table("ActiveAccount").IsView);
         Assert.False(fixture.Table("Account").IsView);
         Assert.Equal(["id", "email"], fixture.Table("ActiveAccount").Columns.Select(c => c.Field));
@@ -197,6 +206,19 @@ public abstract class SchemaReaderTests<TFixture>(TFixture fixture) : IClassFixt
         Assert.Equal([new RelationSchema("Post", "id", "Tag", "postId")], fixture.Table("Tag").Relations);
         Assert.Equal([new RelationSchema("Account", "id", "Membership", "accountId")], fixture.Table("Membership").Relations);
         Assert.Empty(fixture.Table("ActiveAccount").Relations);
+    }
+
+    [Fact]
+    public void Self_reference_lists_both_directions_on_the_same_table()
+    {
+        Assert.Equal(
+            [
+                new RelationSchema("Category", "id", "Category", "parentId"),
+                new RelationSchema("Category", "parentId", "Category", "id"),
+            ],
+            fixture.Table("Category").Relations);
+        Assert.True(Column("Category", "parentId").ForeignKey);
+        Assert.False(Column("Category", "id").ForeignKey);
     }
 
     private ColumnSchema Column(string table, string column) =>

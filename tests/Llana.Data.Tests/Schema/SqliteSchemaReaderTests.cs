@@ -45,6 +45,10 @@ public sealed class SqliteSchemaFixture : SchemaFixture
           groupId INTEGER NOT NULL,
           PRIMARY KEY (accountId, groupId)
         );
+        CREATE TABLE Category (
+          id INTEGER PRIMARY KEY,
+          parentId INTEGER REFERENCES Category (id)
+        );
         CREATE VIEW ActiveAccount AS SELECT id, email FROM Account WHERE active = 1;
         """;
 
@@ -58,4 +62,24 @@ public sealed class SqliteSchemaFixture : SchemaFixture
     };
 }
 
-public sealed class SqliteSchemaReaderTests(SqliteSchemaFixture fixture) : SchemaReaderTests<SqliteSchemaFixture>(fixture);
+public sealed class SqliteSchemaReaderTests(SqliteSchemaFixture fixture) : SchemaReaderTests<SqliteSchemaFixture>(fixture)
+{
+    [Fact]
+    public async Task Only_an_integer_rowid_alias_auto_increments()
+    {
+        var tables = await SchemaFixture.ReadAsync(DatabaseKind.Sqlite, """
+            CREATE TABLE IntKey (id INT PRIMARY KEY, v TEXT);
+            CREATE TABLE NoRowId (id INTEGER PRIMARY KEY, v TEXT) WITHOUT ROWID;
+            CREATE TABLE RowId (id integer primary key, v TEXT);
+            CREATE TABLE Keyless (v TEXT UNIQUE, w TEXT);
+            CREATE UNIQUE INDEX keyless_lower ON Keyless (lower(w));
+            """);
+        Assert.Equal(["IntKey", "Keyless", "NoRowId", "RowId"], tables.Select(t => t.Table));
+        Assert.False(tables.Single(t => t.Table == "IntKey").Column("id")!.AutoIncrement);
+        Assert.False(tables.Single(t => t.Table == "NoRowId").Column("id")!.AutoIncrement);
+        Assert.True(tables.Single(t => t.Table == "RowId").Column("id")!.AutoIncrement);
+        var keyless = tables.Single(t => t.Table == "Keyless");
+        Assert.True(keyless.Column("v")!.UniqueKey);
+        Assert.False(keyless.Column("w")!.UniqueKey);
+    }
+}

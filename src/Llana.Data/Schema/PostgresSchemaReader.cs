@@ -4,10 +4,13 @@ namespace Llana.Data.Schema;
 
 /// Reads the tables, views and materialized views of `current_schema()` (normally `public`) from
 /// `pg_catalog` in one batch: columns (with enum labels), indexes (primary and unique keys), foreign keys.
+/// DbType is `format_type` (`character varying(255)`, `timestamp with time zone`), except for enums, where it is
+/// the bare type name (`userrole`, `UserRole`) so the dialect can quote it for casts.
 public sealed class PostgresSchemaReader : ISchemaReader
 {
     private const string Sql = """
-        SELECT c.relname, c.relkind::text, a.attname, format_type(a.atttypid, a.atttypmod),
+        SELECT c.relname, c.relkind::text, a.attname,
+               CASE WHEN bt.typtype = 'e' THEN t.typname::text ELSE format_type(a.atttypid, a.atttypmod) END,
                bt.typname, bt.typtype::text, bt.typcategory::text, a.attnotnull,
                pg_get_expr(d.adbin, d.adrelid), a.attidentity::text,
                CASE WHEN bt.typtype = 'e'

@@ -97,7 +97,7 @@ public sealed class PostgresSchemaReaderTests(PostgresSchemaFixture fixture) : S
         Assert.Equal("bigint", id.DbType);
         var mood = thing.Column("mood")!;
         Assert.Equal(ColumnType.Enum, mood.Type);
-        Assert.Equal("\"Mood\"", mood.DbType);
+        Assert.Equal("Mood", mood.DbType);
         Assert.Equal(["happy", "it's, fine"], mood.Enums);
         Assert.Equal("happy", mood.Default);
         Assert.Equal(ColumnType.String, thing.Column("label")!.Type);

@@ -1,0 +1,97 @@
+using Llana.Data.Schema;
+
+namespace Llana.Core.Changes;
+
+public enum ChangeKind
+{
+    Insert,
+    Update,
+    Delete,
+}
+
+/// One committed write of one row: the row after it (before it, for a hard delete), and the feed offset.
+/// The row lets subscribers decide per recipient (READ, own records, allowed fields) without a database read.
+public sealed record RowChange(TableSchema Table, ChangeKind Kind, object?[] Row, long Offset)
+{
+    public string TableName => Table.Table;
+
+    public string? PrimaryKey => Table.PrimaryKey;
+
+    /// The primary-key value as Llana sends it on the wire (`"101"`).
+    public string? Id => Table.PrimaryKey is { } pk ? Format(this[pk]) : null;
+
+    public object? this[string column]
+    {
+        get
+        {
+            for (var i = 0; i < Table.Columns.Count; i++)
+            {
+                if (Table.Columns[i].Field == column)
+                {
+                    return Row[i];
+                }
+            }
+
+            return null;
+        }
+    }
+
+    public static string? Format(object? value) => value switch
+    {
+        null => null,
+        DateTime dt => dt.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture),
+        IFormattable f => f.ToString(null, System.Globalization.CultureInfo.InvariantCulture),
+        _ => value.ToString(),
+    };
+}
+
+/// The in-process feed of committed writes. Publishing assigns the next offset and calls every subscriber in
+/// offset order; subscribers must be quick (hand the change to their own bounded queues).
+public interface IChangeFeed
+{
+    RowChange Publish(TableSchema table, ChangeKind kind, object?[] row);
+
+    IDisposable Subscribe(Action<RowChange> subscriber);
+}
+
+public sealed class InMemoryChangeFeed : IChangeFeed
+{
+    private readonly Lock _gate = new();
+    private Action<RowChange>[] _subscribers = [];
+    private long _offset;
+
+    public RowChange Publish(TableSchema table, ChangeKind kind, object?[] row)
+    {
+        lock (_gate)
+        {
+            var change = new RowChange(table, kind, row, ++_offset);
+            foreach (var subscriber in _subscribers)
+            {
+                subscriber(change);
+            }
+
+            return change;
+        }
+    }
+
+    public IDisposable Subscribe(Action<RowChange> subscriber)
+    {
+        lock (_gate)
+        {
+            _subscribers = [.. _subscribers, subscriber];
+        }
+
+        return new Unsubscriber(this, subscriber);
+    }
+
+    private sealed class Unsubscriber(InMemoryChangeFeed feed, Action<RowChange> subscriber) : IDisposable
+    {
+        public void Dispose()
+        {
+            lock (feed._gate)
+            {
+                feed._subscribers = feed._subscribers.Where(s => s != subscriber).ToArray();
+            }
+        }
+    }
+}

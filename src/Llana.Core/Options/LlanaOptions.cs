@@ -1,0 +1,116 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Configuration;
+
+namespace Llana.Core.Options;
+
+/// Llana's environment variables (their names are the public contract), read once at start and validated.
+public sealed partial class LlanaOptions
+{
+    public const string DefaultDemoDatabase = "sqlite://llana-demo.db";
+
+    public int Port { get; init; } = 3000;
+
+    /// Null when DATABASE_URI is not set: the embedded SQLite demo is used.
+    public string? DatabaseUri { get; init; }
+
+    public string NodeEnv { get; init; } = "development";
+
+    public int DefaultLimit { get; init; } = 20;
+
+    public int MaxLimit { get; init; } = 10_000;
+
+    public string? SoftDeleteColumn { get; init; }
+
+    public bool SkipAuth { get; init; }
+
+    public TimeSpan SchemaCacheTtl { get; init; } = TimeSpan.FromHours(1);
+
+    public string? Hosts { get; init; }
+
+    public string? BaseUrlApp { get; init; }
+
+    public string? RedisHost { get; init; }
+
+    public int? RedisPort { get; init; }
+
+    public bool IsProduction => NodeEnv is "production" or "sandbox";
+
+    /// Reads and validates; throws <see cref="OptionsException"/> naming the variable on a bad value.
+    public static LlanaOptions From(IConfiguration config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        string? Get(string name) => config[name] is { } v && v.Trim().Length > 0 ? v.Trim() : null;
+
+        var nodeEnv = Get("NODE_ENV") ?? "development";
+        if (nodeEnv is not ("development" or "production" or "test" or "sandbox"))
+        {
+            throw new OptionsException("NODE_ENV", nodeEnv, "must be one of development, production, test, sandbox");
+        }
+
+        var soft = Get("SOFT_DELETE_COLUMN");
+        return new LlanaOptions
+        {
+            Port = Integer(Get("PORT"), "PORT", 3000, 0, 65535),
+            DatabaseUri = Get("DATABASE_URI"),
+            NodeEnv = nodeEnv,
+            DefaultLimit = Integer(Get("DEFAULT_LIMIT"), "DEFAULT_LIMIT", 20, 1, 10_000),
+            SoftDeleteColumn = soft,
+            SkipAuth = config["SKIP_AUTH"] == "true",
+            SchemaCacheTtl = Duration(Get("CACHE_TABLE_SCHEMA_TTL"), "CACHE_TABLE_SCHEMA_TTL", TimeSpan.FromHours(1)),
+            Hosts = Get("HOSTS"),
+            BaseUrlApp = Get("BASE_URL_APP"),
+            RedisHost = Get("REDIS_HOST"),
+            RedisPort = Get("REDIS_PORT") is null ? null : Integer(Get("REDIS_PORT"), "REDIS_PORT", 6379, 1, 65535),
+        };
+    }
+
+    public static int Integer(string? value, string name, int fallback, int min, int max)
+    {
+        if (value is null)
+        {
+            return fallback;
+        }
+
+        if (!int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n))
+        {
+            throw new OptionsException(name, value, "must be a number");
+        }
+
+        return n < min || n > max ? throw new OptionsException(name, value, $"must be between {min} and {max}") : n;
+    }
+
+    /// Durations as Llana accepts them: milliseconds (`3600000`) or a number with a unit ms, s, m, h or d (`15m`, `1h`, `14d`, `30s`).
+    public static TimeSpan Duration(string? value, string name, TimeSpan fallback)
+    {
+        if (value is null)
+        {
+            return fallback;
+        }
+
+        var m = DurationPattern().Match(value);
+        if (!m.Success || !long.TryParse(m.Groups[1].Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n))
+        {
+            throw new OptionsException(name, value, "must be a duration such as 3600000 (milliseconds), 30s, 15m, 1h or 14d");
+        }
+
+        return m.Groups[2].Value switch
+        {
+            "" or "ms" => TimeSpan.FromMilliseconds(n),
+            "s" => TimeSpan.FromSeconds(n),
+            "m" => TimeSpan.FromMinutes(n),
+            "h" => TimeSpan.FromHours(n),
+            _ => TimeSpan.FromDays(n),
+        };
+    }
+
+    [GeneratedRegex("^([0-9]{1,12})(ms|s|m|h|d)?$")]
+    private static partial Regex DurationPattern();
+}
+
+/// A bad configuration value: the message names the variable so a start-up failure is one clear line.
+public sealed class OptionsException(string variable, string? value, string problem)
+    : Exception(value is null ? $"{variable} {problem}" : $"{variable} {problem} (got \"{value}\")")
+{
+    public string Variable { get; } = variable;
+}

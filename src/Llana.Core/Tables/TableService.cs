@@ -1,0 +1,614 @@
+using System.Data.Common;
+using System.Text.Json;
+using Llana.Core.Auth;
+using Llana.Core.Changes;
+using Llana.Core.Options;
+using Llana.Data;
+using Llana.Data.Dialects;
+using Llana.Data.Schema;
+using Llana.Data.Sql;
+using Microsoft.Extensions.Logging;
+
+namespace Llana.Core.Tables;
+
+/// The table use cases (spec §4): list, get, create, update, delete, schema. Each one resolves the table,
+/// asks <see cref="IAccessPolicy"/> once, validates input against the schema, runs dialect SQL, publishes
+/// committed writes to the change feed and describes the response.
+public sealed partial class TableService(
+    Database database, SchemaCatalog catalog, IAccessPolicy access, IChangeFeed feed, LlanaOptions options, ILogger<TableService> logger)
+{
+    private const int RelationBatchSize = 500;
+    private const int MaxBulkItems = 1000;
+
+    public IReadOnlySet<string> NonFilterParameters { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+
+    public async Task<TableResult> ListTablesAsync(TableRequest request, CancellationToken ct)
+    {
+        await Task.CompletedTask;
+        var names = catalog.Tables.Select(t => t.Table)
+            .Where(n => !n.StartsWith("_llana_", StringComparison.Ordinal) && n != "atlas_schema_revisions")
+            .Order(StringComparer.Ordinal).ToList();
+        return new JsonResult(200, w =>
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("tables");
+            foreach (var n in names)
+            {
+                w.WriteStringValue(n);
+            }
+
+            w.WriteEndArray();
+            WriteRequestId(w, "_x_request_id", request.RequestId);
+            w.WriteEndObject();
+        });
+    }
+
+    public Task<TableResult> SchemaAsync(string tableName, TableRequest request, CancellationToken ct) => Run(async () =>
+    {
+        var table = await FindTableAsync(tableName, ct);
+        var decision = await DecideAsync(request.Caller, table, AccessLevel.Read, null, ct);
+        var columns = table.Columns.Where(c => c.PrimaryKey || decision.AllowedFields?.Contains(c.Field) != false).ToList();
+        return new JsonResult(200, w => SchemaWriter.Write(w, table, columns, request.RequestId));
+    });
+
+    public Task<TableResult> ListAsync(string tableName, TableRequest request, CancellationToken ct) => Run(async () =>
+    {
+        var table = await FindTableAsync(tableName, ct);
+        var decision = await DecideAsync(request.Caller, table, AccessLevel.Read, null, ct);
+        var query = QueryParser.Parse(table, request.Query, catalog.Find, options.DefaultLimit, options.MaxLimit, withFilters: true, NonFilterParameters);
+        var projection = await ProjectAsync(table, query, decision, request.Caller, ct);
+        var filters = ReadFilters(table, query.Filters, decision);
+        var (total, rows) = await database.SelectPageAsync(
+            new SelectQuery(table, projection.Select, filters, query.Sort, query.Limit, query.Offset), ct);
+        await FetchRelationsAsync(projection, rows, ct);
+        int limit = query.Limit, offset = query.Offset;
+        return new JsonResult(200, w =>
+        {
+            w.WriteStartObject();
+            w.WriteNumber("limit", limit);
+            w.WriteNumber("offset", offset);
+            w.WriteNumber("total", total);
+            w.WriteStartObject("pagination");
+            w.WriteNumber("total", rows.Count);
+            Pagination.WritePage(w, limit, offset, total);
+            w.WriteEndObject();
+            w.WriteStartArray("data");
+            foreach (var row in rows)
+            {
+                projection.WriteRow(w, row);
+            }
+
+            w.WriteEndArray();
+            WriteRequestId(w, "_x_request_id", request.RequestId);
+            w.WriteEndObject();
+        });
+    });
+
+    public Task<TableResult> GetAsync(string tableName, string id, TableRequest request, CancellationToken ct) => Run(async () =>
+    {
+        var table = await FindTableAsync(tableName, ct);
+        var decision = await DecideAsync(request.Caller, table, AccessLevel.Read, null, ct);
+        var pk = PrimaryKey(table);
+        var key = ValueParser.FromText(pk, id);
+        var query = QueryParser.Parse(table, request.Query, catalog.Find, options.DefaultLimit, options.MaxLimit, withFilters: false, NonFilterParameters);
+        var projection = await ProjectAsync(table, query, decision, request.Caller, ct);
+        var filters = ReadFilters(table, [new Filter(pk, FilterOperator.Equals, key)], decision);
+        var rows = await database.SelectAsync(table, projection.Select, filters, [], ct);
+        if (rows.Count == 0)
+        {
+            return new EmptyResult(204);
+        }
+
+        await FetchRelationsAsync(projection, rows, ct);
+        return new JsonResult(200, w => projection.WriteRow(w, rows[0], "_x_request_id", request.RequestId));
+    });
+
+    public Task<TableResult> CreateAsync(string tableName, JsonElement body, TableRequest request, CancellationToken ct) => Run(async () =>
+    {
+        var table = await FindTableAsync(tableName, ct);
+        if (body.ValueKind == JsonValueKind.Array)
+        {
+            var items = BulkItems(body);
+            var bulk = new BulkOutcome(items.Count);
+            for (var i = 0; i < items.Count; i++)
+            {
+                var outcome = await CreateOneAsync(table, items[i], request.Caller, ct);
+                bulk.Add(i, outcome);
+            }
+
+            return new JsonResult(201, bulk.WriteWrites);
+        }
+
+        if (body.ValueKind != JsonValueKind.Object)
+        {
+            return Json(400, "Body must be an object or an array of objects");
+        }
+
+        var one = await CreateOneAsync(table, body, request.Caller, ct);
+        return one.Error is { } error
+            ? new ErrorResult(error.Status == 401 ? error : error with { Json = true })
+            : new JsonResult(201, w => one.Write!(w, "x_request_id", request.RequestId));
+    });
+
+    public Task<TableResult> UpdateAsync(string tableName, string? id, JsonElement body, TableRequest request, CancellationToken ct) => Run(async () =>
+    {
+        var table = await FindTableAsync(tableName, ct);
+        var pk = PrimaryKey(table);
+        if (id is null)
+        {
+            if (body.ValueKind != JsonValueKind.Array)
+            {
+                return Text(400, "Body must be an array");
+            }
+
+            var items = BulkItems(body);
+            var bulk = new BulkOutcome(items.Count);
+            for (var i = 0; i < items.Count; i++)
+            {
+                var item = items[i];
+                var outcome = item.ValueKind == JsonValueKind.Object && item.TryGetProperty(pk.Field, out var keyJson)
+                    ? await UpdateOneAsync(table, KeyFromJson(pk, keyJson), item, request.Caller, ct)
+                    : Outcome.Fail(TableError.BadRequest($"{pk.Field} is required to update a record"));
+                bulk.Add(i, outcome);
+            }
+
+            return new JsonResult(200, bulk.WriteWrites);
+        }
+
+        if (body.ValueKind != JsonValueKind.Object)
+        {
+            return Text(400, "Body must be an object");
+        }
+
+        var one = await UpdateOneAsync(table, ValueParser.FromText(pk, id), body, request.Caller, ct);
+        return one.Error is { } error ? new ErrorResult(error) : new JsonResult(200, w => one.Write!(w, "_x_request_id", request.RequestId));
+    });
+
+    public Task<TableResult> DeleteAsync(string tableName, string? id, JsonElement body, TableRequest request, CancellationToken ct) => Run(async () =>
+    {
+        var table = await FindTableAsync(tableName, ct);
+        var pk = PrimaryKey(table);
+        var hard = request.QueryValue("hard") is { } h && h is not ("false" or "0");
+        if (id is not null)
+        {
+            var one = await DeleteOneAsync(table, ValueParser.FromText(pk, id), hard, request.Caller, ct);
+            return one.Error is { } error ? new ErrorResult(error) : new JsonResult(200, w =>
+            {
+                w.WriteStartObject();
+                w.WriteNumber("deleted", 1);
+                WriteRequestId(w, "_x_request_id", request.RequestId);
+                w.WriteEndObject();
+            });
+        }
+
+        if (body.ValueKind != JsonValueKind.Array)
+        {
+            return Text(400, "Body must be an array");
+        }
+
+        // Keys are validated up front: one bad key rejects the request before anything is deleted.
+        var items = BulkItems(body);
+        var keys = new object?[items.Count];
+        for (var i = 0; i < items.Count; i++)
+        {
+            keys[i] = items[i].ValueKind == JsonValueKind.Object && items[i].TryGetProperty(pk.Field, out var k)
+                ? KeyFromJson(pk, k)
+                : throw new TableErrorException(TableError.BadRequest($"{pk.Field} is required to delete a record"));
+        }
+
+        var bulk = new BulkOutcome(items.Count);
+        for (var i = 0; i < keys.Length; i++)
+        {
+            bulk.Add(i, await DeleteOneAsync(table, keys[i], hard, request.Caller, ct));
+        }
+
+        return new JsonResult(200, w =>
+        {
+            w.WriteStartObject();
+            w.WriteNumber("total", bulk.Total);
+            w.WriteNumber("deleted", bulk.Successful);
+            w.WriteNumber("errored", bulk.Errored);
+            bulk.WriteErrors(w);
+            WriteRequestId(w, "_x_request_id", request.RequestId);
+            w.WriteEndObject();
+        });
+    });
+
+    private async Task<Outcome> CreateOneAsync(TableSchema table, JsonElement item, Caller caller, CancellationToken ct)
+    {
+        if (item.ValueKind != JsonValueKind.Object)
+        {
+            return Outcome.Fail(TableError.BadRequest("Each item must be an object"));
+        }
+
+        var values = BodyValues(table, item, out var invalid);
+        if (invalid is not null)
+        {
+            return Outcome.Fail(invalid);
+        }
+
+        var decision = await access.DecideAsync(caller, table, AccessLevel.Write, ItemLookup(values), ct);
+        if (!decision.Allowed)
+        {
+            return Outcome.Fail(TableError.Unauthorized(decision.Denial!));
+        }
+
+        object?[] row;
+        try
+        {
+            row = await database.InsertAsync(table, values, ct);
+        }
+        catch (DbException e)
+        {
+            return Outcome.Fail(MapWriteError(e, "Error creating record", "inserting"));
+        }
+
+        feed.Publish(table, ChangeKind.Insert, row);
+        return Outcome.Row(FullRow(table, decision), row);
+    }
+
+    private async Task<Outcome> UpdateOneAsync(TableSchema table, object? key, JsonElement item, Caller caller, CancellationToken ct)
+    {
+        var pk = table.PrimaryKeyColumn!;
+        var values = BodyValues(table, item, out var invalid);
+        if (invalid is not null)
+        {
+            return Outcome.Fail(invalid);
+        }
+
+        var decision = await access.DecideAsync(caller, table, AccessLevel.Write, null, ct);
+        if (!decision.Allowed)
+        {
+            return Outcome.Fail(TableError.Unauthorized(decision.Denial!));
+        }
+
+        // An own-records rule holds for the new values too: a row cannot be handed to someone else.
+        if (decision.Owner is { } owner && values.Exists(v => v.Column == owner.Column) && !owner.Matches(ItemLookup(values)))
+        {
+            var denied = await access.DecideAsync(caller, table, AccessLevel.Write, ItemLookup(values), ct);
+            return Outcome.Fail(TableError.Unauthorized(denied.Denial ?? "Permission denied"));
+        }
+
+        var where = WriteFilters(pk, key, decision);
+        object?[]? row;
+        try
+        {
+            row = values.Count == 0
+                ? (await database.SelectAsync(table, table.Columns, where, [], ct)).FirstOrDefault()
+                : await database.UpdateAsync(table, where, values, ct);
+        }
+        catch (DbException e)
+        {
+            return Outcome.Fail(MapWriteError(e, "Error updating record", "updating"));
+        }
+
+        if (row is null)
+        {
+            return Outcome.Fail(await MissOrDeniedAsync(table, pk, key, decision, caller, AccessLevel.Write, ct));
+        }
+
+        if (values.Count > 0)
+        {
+            feed.Publish(table, ChangeKind.Update, row);
+        }
+
+        return Outcome.Row(FullRow(table, decision), row);
+    }
+
+    private async Task<Outcome> DeleteOneAsync(TableSchema table, object? key, bool hard, Caller caller, CancellationToken ct)
+    {
+        var pk = table.PrimaryKeyColumn!;
+        var decision = await access.DecideAsync(caller, table, AccessLevel.Delete, null, ct);
+        if (!decision.Allowed)
+        {
+            return Outcome.Fail(TableError.Unauthorized(decision.Denial!));
+        }
+
+        var where = WriteFilters(pk, key, decision);
+        var soft = hard ? null : SoftDeleteColumn(table);
+        object?[]? row;
+        try
+        {
+            row = soft is null
+                ? await database.DeleteAsync(table, where, ct)
+                : await database.UpdateAsync(table, where, [(soft, database.Dialect.SoftDeleteNow(soft))], ct);
+        }
+        catch (DbException e)
+        {
+            return Outcome.Fail(MapWriteError(e, "Error deleting record", "deleting"));
+        }
+
+        if (row is null)
+        {
+            return Outcome.Fail(await MissOrDeniedAsync(table, pk, key, decision, caller, AccessLevel.Delete, ct));
+        }
+
+        feed.Publish(table, ChangeKind.Delete, row);
+        return Outcome.Row(null, row);
+    }
+
+    /// A write matched no row: either the record does not exist (400) or an own-records rule hid it (401).
+    private async Task<TableError> MissOrDeniedAsync(
+        TableSchema table, ColumnSchema pk, object? key, AccessDecision decision, Caller caller, AccessLevel level, CancellationToken ct)
+    {
+        var notFound = TableError.BadRequest($"Record with id {RowChange.Format(key)} not found");
+        if (decision.Owner is null)
+        {
+            return notFound;
+        }
+
+        var existing = (await database.SelectAsync(table, table.Columns, [new Filter(pk, FilterOperator.Equals, key)], [], ct)).FirstOrDefault();
+        if (existing is null)
+        {
+            return notFound;
+        }
+
+        var denied = await access.DecideAsync(caller, table, level, RowLookup(table.Columns, existing), ct);
+        return TableError.Unauthorized(denied.Denial ?? "Permission denied");
+    }
+
+    private async Task<RowProjection> ProjectAsync(TableSchema table, ParsedQuery query, AccessDecision decision, Caller caller, CancellationToken ct)
+    {
+        var requested = query.Fields ?? (IReadOnlyList<ColumnSchema>)table.Columns;
+        var visible = requested.Where(c => decision.AllowedFields?.Contains(c.Field) != false).ToList();
+        var relations = new List<RelationData>();
+        var joinColumns = new List<ColumnSchema>();
+        foreach (var r in query.Relations)
+        {
+            var parentColumn = table.Column(r.Relation.OrgColumn)!;
+            if (query.Fields is not null && !query.Fields.Contains(parentColumn))
+            {
+                throw new TableErrorException(TableError.BadRequest(
+                    $"Cannot build relation. Field {parentColumn.Field} not found in the result set. Please ensure you are selecting the column in your query"));
+            }
+
+            joinColumns.Add(parentColumn);
+            var targetDecision = await access.DecideAsync(caller, r.Target, AccessLevel.Read, null, ct);
+            var childColumns = (r.Columns ?? (IReadOnlyList<ColumnSchema>)r.Target.Columns)
+                .Where(c => targetDecision.AllowedFields?.Contains(c.Field) != false && AllowedThroughParent(decision, r.Name, c))
+                .ToList();
+            var childKey = r.Target.Column(r.Relation.Column)!;
+            var childProjection = RowProjection.Create(childColumns, [childKey], []);
+            relations.Add(new RelationData(r.Name, r.Relation, r.Target, childProjection, -1)
+            {
+                Rows = targetDecision.Allowed ? [] : null,
+                Owner = targetDecision.Owner,
+            });
+        }
+
+        var projection = RowProjection.Create(visible, joinColumns, relations);
+        for (var i = 0; i < relations.Count; i++)
+        {
+            var r = relations[i];
+            relations[i] = new RelationData(r.Name, r.Relation, r.Target, r.Projection, projection.IndexOf(table.Column(r.Relation.OrgColumn)!))
+            {
+                Rows = r.Rows,
+                Owner = r.Owner,
+            };
+        }
+
+        return projection;
+    }
+
+    // A parent allowed-fields list may name relation columns (`User.email`): then only those are returned.
+    private static bool AllowedThroughParent(AccessDecision parent, string relation, ColumnSchema column)
+    {
+        if (parent.AllowedFields is not { } allowed)
+        {
+            return true;
+        }
+
+        var prefix = relation + ".";
+        var any = false;
+        foreach (var f in allowed)
+        {
+            if (f.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                any = true;
+                if (f.AsSpan(prefix.Length).SequenceEqual(column.Field))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return !any;
+    }
+
+    /// One query per relation for the whole page (never one per parent row), batched for very long key lists.
+    private async Task FetchRelationsAsync(RowProjection projection, List<object?[]> rows, CancellationToken ct)
+    {
+        foreach (var relation in projection.Relations)
+        {
+            if (relation.Rows is null || rows.Count == 0)
+            {
+                continue;
+            }
+
+            var keyColumn = relation.Target.Column(relation.Relation.Column)!;
+            var keys = rows.Select(r => r[relation.ParentKeyIndex]).Where(k => k is not null).Distinct().ToList();
+            var childKeyIndex = relation.Projection.IndexOf(keyColumn);
+            foreach (var batch in keys.Chunk(RelationBatchSize))
+            {
+                var filters = new List<Filter> { new(keyColumn, FilterOperator.In, batch.ToList()) };
+                if (SoftDeleteColumn(relation.Target) is { } soft)
+                {
+                    filters.Add(new Filter(soft, FilterOperator.Null, null));
+                }
+
+                if (relation.Owner is { } owner)
+                {
+                    filters.Add(new Filter(owner.Column, FilterOperator.Equals, ValueParser.FromText(owner.Column, owner.UserId)));
+                }
+
+                var sort = relation.Target.PrimaryKeyColumn is { } pk ? new List<SortItem> { new(pk, false) } : [];
+                foreach (var child in await database.SelectAsync(relation.Target, relation.Projection.Select, filters, sort, ct))
+                {
+                    var key = RowChange.Format(child[childKeyIndex])!;
+                    if (!relation.Rows.TryGetValue(key, out var list))
+                    {
+                        relation.Rows[key] = list = [];
+                    }
+
+                    list.Add(child);
+                }
+            }
+        }
+    }
+
+    private List<Filter> ReadFilters(TableSchema table, List<Filter> filters, AccessDecision decision)
+    {
+        if (SoftDeleteColumn(table) is { } soft)
+        {
+            filters.Add(new Filter(soft, FilterOperator.Null, null));
+        }
+
+        if (decision.Owner is { } owner)
+        {
+            filters.Add(new Filter(owner.Column, FilterOperator.Equals, ValueParser.FromText(owner.Column, owner.UserId)));
+        }
+
+        return filters;
+    }
+
+    private static List<Filter> WriteFilters(ColumnSchema pk, object? key, AccessDecision decision)
+    {
+        var where = new List<Filter> { new(pk, FilterOperator.Equals, key) };
+        if (decision.Owner is { } owner)
+        {
+            where.Add(new Filter(owner.Column, FilterOperator.Equals, ValueParser.FromText(owner.Column, owner.UserId)));
+        }
+
+        return where;
+    }
+
+    private ColumnSchema? SoftDeleteColumn(TableSchema table) =>
+        options.SoftDeleteColumn is { } name ? table.Column(name) : null;
+
+    private static RowProjection FullRow(TableSchema table, AccessDecision decision) =>
+        RowProjection.Create(table.Columns.Where(c => decision.AllowedFields?.Contains(c.Field) != false).ToList(), [], []);
+
+    private static List<(ColumnSchema Column, object? Value)> BodyValues(TableSchema table, JsonElement item, out TableError? error)
+    {
+        error = null;
+        var values = new List<(ColumnSchema, object?)>();
+        List<string>? problems = null;
+        foreach (var property in item.EnumerateObject())
+        {
+            if (table.Column(property.Name) is not { } column)
+            {
+                error = TableError.BadRequest($"Unknown column: {property.Name}");
+                return values;
+            }
+
+            var value = ValueParser.FromJson(column, property.Value, out var problem);
+            if (problem is not null)
+            {
+                (problems ??= []).Add(problem);
+            }
+
+            values.RemoveAll(v => v.Item1 == column);
+            values.Add((column, value));
+        }
+
+        if (problems is not null)
+        {
+            error = TableError.BadRequest(string.Join(", ", problems));
+        }
+
+        return values;
+    }
+
+    private static object? KeyFromJson(ColumnSchema pk, JsonElement value) =>
+        ValueParser.FromJson(pk, value, out var problem) is { } key && problem is null
+            ? key
+            : throw new TableErrorException(TableError.BadRequest(problem ?? $"{pk.Field} must not be null"));
+
+    private static List<JsonElement> BulkItems(JsonElement array)
+    {
+        var count = array.GetArrayLength();
+        return count > MaxBulkItems
+            ? throw new TableErrorException(TableError.BadRequest($"Too many items: at most {MaxBulkItems} per request"))
+            : array.EnumerateArray().ToList();
+    }
+
+    private static Func<string, object?> ItemLookup(List<(ColumnSchema Column, object? Value)> values) =>
+        name => values.Find(v => v.Column.Field == name).Value;
+
+    internal static Func<string, object?> RowLookup(IReadOnlyList<ColumnSchema> columns, object?[] row) => name =>
+    {
+        for (var i = 0; i < columns.Count; i++)
+        {
+            if (columns[i].Field == name)
+            {
+                return row[i];
+            }
+        }
+
+        return null;
+    };
+
+    private TableError MapWriteError(DbException e, string generic, string verb)
+    {
+        var type = database.Dialect.Classify(e);
+        LogWriteFailed(logger, type?.ToString() ?? "unclassified", e.GetType().Name, e.SqlState ?? e.ErrorCode.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return type switch
+        {
+            DatabaseErrorType.DuplicateRecord => new TableError(400, "DUPLICATE_RECORD", $"Error {verb} record as a duplicate already exists", true),
+            DatabaseErrorType.ForeignKeyViolation => new TableError(400, "FOREIGN_KEY_VIOLATION", "Foreign key constraint violation", true),
+            DatabaseErrorType.NotNullViolation => new TableError(400, "NOT_NULL_VIOLATION", "Cannot insert null value into required field", true),
+            DatabaseErrorType.CheckConstraintViolation => new TableError(400, "CHECK_CONSTRAINT_VIOLATION", "Check constraint violation", true),
+            DatabaseErrorType.InvalidValue => new TableError(400, "INVALID_VALUE", "A value does not fit its column (type, length or range)", true),
+            _ => TableError.BadRequest(generic),
+        };
+    }
+
+    private async ValueTask<TableSchema> FindTableAsync(string name, CancellationToken ct) =>
+        await catalog.FindAsync(name, ct) ?? throw new TableErrorException(TableError.NotFound(name));
+
+    private async ValueTask<AccessDecision> DecideAsync(Caller caller, TableSchema table, AccessLevel level, Func<string, object?>? row, CancellationToken ct)
+    {
+        var decision = await access.DecideAsync(caller, table, level, row, ct);
+        return decision.Allowed ? decision : throw new TableErrorException(TableError.Unauthorized(decision.Denial!));
+    }
+
+    private static ColumnSchema PrimaryKey(TableSchema table) =>
+        table.PrimaryKeyColumn ?? throw new TableErrorException(TableError.BadRequest($"No primary key found for table {table.Table}"));
+
+    private async Task<TableResult> Run(Func<Task<TableResult>> operation)
+    {
+        try
+        {
+            return await operation();
+        }
+        catch (TableErrorException e)
+        {
+            return new ErrorResult(e.Error);
+        }
+        catch (DbException e)
+        {
+            LogReadFailed(logger, e.GetType().Name, e.SqlState ?? e.ErrorCode.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            return new ErrorResult(TableError.BadRequest(database.Dialect.Classify(e) == DatabaseErrorType.InvalidValue
+                ? "Invalid value for the column type"
+                : "Error finding records"));
+        }
+    }
+
+    private static ErrorResult Json(int status, string message) => new(new TableError(status, message, Json: true));
+
+    private static ErrorResult Text(int status, string message) => new(new TableError(status, message));
+
+    internal static void WriteRequestId(Utf8JsonWriter w, string key, string? requestId)
+    {
+        if (requestId is not null)
+        {
+            w.WriteString(key, requestId);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Write failed ({Type}): {Exception} code {Code}")]
+    private static partial void LogWriteFailed(ILogger logger, string type, string exception, string code);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Read failed: {Exception} code {Code}")]
+    private static partial void LogReadFailed(ILogger logger, string exception, string code);
+}

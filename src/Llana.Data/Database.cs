@@ -1,0 +1,231 @@
+using System.Data.Common;
+using Llana.Data.Dialects;
+using Llana.Data.Schema;
+using Llana.Data.Sql;
+
+namespace Llana.Data;
+
+/// The one entry point to the database: a pooled data source plus the dialect. Rows come back as
+/// `object?[]` aligned with the requested columns (full rows: aligned with <see cref="TableSchema.Columns"/>),
+/// values normalised by <see cref="SqlDialect.ReadValue"/>.
+public sealed class Database(DatabaseUri uri) : IAsyncDisposable
+{
+    public SqlDialect Dialect { get; } = SqlDialect.For(uri.Kind);
+
+    public DatabaseUri Uri { get; } = uri;
+
+    public DbDataSource Source { get; } = SqlDialect.For(uri.Kind).CreateDataSource(uri.ConnectionString);
+
+    public async Task<IReadOnlyList<TableSchema>> ReadSchemaAsync(CancellationToken ct)
+    {
+        await using var connection = await Source.OpenConnectionAsync(ct);
+        return await Dialect.SchemaReader.ReadAsync(connection, ct);
+    }
+
+    /// Total matching rows and one page of them, in one round trip.
+    public async Task<(long Total, List<object?[]> Rows)> SelectPageAsync(SelectQuery q, CancellationToken ct)
+    {
+        await using var connection = await Source.OpenConnectionAsync(ct);
+        await using var command = connection.CreateCommand();
+        var sql = new SqlBuilder(Dialect, command);
+        sql.Append("SELECT COUNT(*) FROM ").Identifier(q.Table.Table).Where(q.Filters).Append("; ");
+        AppendSelect(sql, q.Table, q.Columns, q.Filters, q.Sort);
+        Dialect.AppendPaging(sql.Sql, sql.Parameter(q.Limit), sql.Parameter(q.Offset));
+        sql.Finish();
+
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        var total = Convert.ToInt64(reader.GetValue(0), System.Globalization.CultureInfo.InvariantCulture);
+        await reader.NextResultAsync(ct);
+        return (total, await ReadRowsAsync(reader, q.Columns, ct));
+    }
+
+    /// Rows matching <paramref name="filters"/> (no paging): get-one and relation fetches.
+    public async Task<List<object?[]>> SelectAsync(
+        TableSchema table, IReadOnlyList<ColumnSchema> columns, IReadOnlyList<Filter> filters, IReadOnlyList<SortItem> sort, CancellationToken ct)
+    {
+        await using var connection = await Source.OpenConnectionAsync(ct);
+        await using var command = connection.CreateCommand();
+        var sql = new SqlBuilder(Dialect, command);
+        AppendSelect(sql, table, columns, filters, sort);
+        sql.Finish();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        return await ReadRowsAsync(reader, columns, ct);
+    }
+
+    /// Inserts one row and returns it as stored (defaults and generated key filled).
+    public async Task<object?[]> InsertAsync(TableSchema table, IReadOnlyList<(ColumnSchema Column, object? Value)> values, CancellationToken ct)
+    {
+        await using var connection = await Source.OpenConnectionAsync(ct);
+        await using var command = connection.CreateCommand();
+        var sql = new SqlBuilder(Dialect, command);
+        sql.Append("INSERT INTO ").Identifier(table.Table);
+        if (values.Count == 0)
+        {
+            sql.Append(Dialect.Kind == DatabaseKind.MySql ? " () VALUES ()" : " DEFAULT VALUES");
+        }
+        else
+        {
+            sql.Append(" (").ColumnList(values.Select(v => v.Column).ToList()).Append(") VALUES (");
+            for (var i = 0; i < values.Count; i++)
+            {
+                if (i > 0)
+                {
+                    sql.Append(", ");
+                }
+
+                sql.Value(values[i].Column, values[i].Value);
+            }
+
+            sql.Append(")");
+        }
+
+        if (Dialect.SupportsReturning)
+        {
+            sql.Append(" RETURNING ").ColumnList(table.Columns);
+            sql.Finish();
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            return (await ReadRowsAsync(reader, table.Columns, ct))[0];
+        }
+
+        var pk = table.PrimaryKeyColumn;
+        var given = values.FirstOrDefault(v => v.Column == pk);
+        sql.Append("; SELECT ").ColumnList(table.Columns).Append(" FROM ").Identifier(table.Table);
+        if (pk is null)
+        {
+            // No key to read the row back by: answer with what was written.
+            sql.Finish();
+            await command.ExecuteNonQueryAsync(ct);
+            return table.Columns.Select(c => values.FirstOrDefault(v => v.Column == c).Value).ToArray();
+        }
+
+        sql.Append(" WHERE ").Identifier(pk.Field).Append(" = ");
+        if (given.Column is not null)
+        {
+            sql.Value(pk, given.Value);
+        }
+        else
+        {
+            sql.Append("LAST_INSERT_ID()");
+        }
+
+        sql.Finish();
+        await using (var reader = await command.ExecuteReaderAsync(ct))
+        {
+            await reader.NextResultAsync(ct);
+            return (await ReadRowsAsync(reader, table.Columns, ct))[0];
+        }
+    }
+
+    /// Updates the rows matching <paramref name="where"/> (a primary-key condition, plus any access filter) and
+    /// returns the row after the write, or null when nothing matched.
+    public async Task<object?[]?> UpdateAsync(
+        TableSchema table, IReadOnlyList<Filter> where, IReadOnlyList<(ColumnSchema Column, object? Value)> values, CancellationToken ct)
+    {
+        await using var connection = await Source.OpenConnectionAsync(ct);
+        await using var transaction = Dialect.SupportsReturning ? null : await connection.BeginTransactionAsync(ct);
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        var sql = new SqlBuilder(Dialect, command);
+        sql.Append("UPDATE ").Identifier(table.Table).Append(" SET ");
+        for (var i = 0; i < values.Count; i++)
+        {
+            sql.Append(i == 0 ? string.Empty : ", ").Identifier(values[i].Column.Field).Append(" = ").Value(values[i].Column, values[i].Value);
+        }
+
+        sql.Where(where);
+        if (Dialect.SupportsReturning)
+        {
+            sql.Append(" RETURNING ").ColumnList(table.Columns);
+            sql.Finish();
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            return (await ReadRowsAsync(reader, table.Columns, ct)).FirstOrDefault();
+        }
+
+        sql.Finish();
+        if (await command.ExecuteNonQueryAsync(ct) == 0)
+        {
+            return null;
+        }
+
+        // The key may have been changed by this very update: read back by the new value when it was set.
+        var pk = table.PrimaryKeyColumn!;
+        var newKey = values.FirstOrDefault(v => v.Column == pk);
+        var keyFilter = newKey.Column is null ? where[0] : new Filter(pk, FilterOperator.Equals, newKey.Value);
+        var row = await SelectInTransactionAsync(connection, transaction!, table, [keyFilter], ct);
+        await transaction!.CommitAsync(ct);
+        return row;
+    }
+
+    /// Deletes the rows matching <paramref name="where"/> and returns the row as it was, or null when nothing matched.
+    public async Task<object?[]?> DeleteAsync(TableSchema table, IReadOnlyList<Filter> where, CancellationToken ct)
+    {
+        await using var connection = await Source.OpenConnectionAsync(ct);
+        await using var transaction = Dialect.SupportsReturning ? null : await connection.BeginTransactionAsync(ct);
+        object?[]? before = null;
+        if (transaction is not null)
+        {
+            before = await SelectInTransactionAsync(connection, transaction, table, where, ct, forUpdate: true);
+            if (before is null)
+            {
+                return null;
+            }
+        }
+
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        var sql = new SqlBuilder(Dialect, command);
+        sql.Append("DELETE FROM ").Identifier(table.Table).Where(where);
+        if (Dialect.SupportsReturning)
+        {
+            sql.Append(" RETURNING ").ColumnList(table.Columns);
+            sql.Finish();
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            return (await ReadRowsAsync(reader, table.Columns, ct)).FirstOrDefault();
+        }
+
+        sql.Finish();
+        await command.ExecuteNonQueryAsync(ct);
+        await transaction!.CommitAsync(ct);
+        return before;
+    }
+
+    private async Task<object?[]?> SelectInTransactionAsync(
+        DbConnection connection, DbTransaction transaction, TableSchema table, IReadOnlyList<Filter> where, CancellationToken ct, bool forUpdate = false)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        var sql = new SqlBuilder(Dialect, command);
+        AppendSelect(sql, table, table.Columns, where, []);
+        if (forUpdate)
+        {
+            sql.Append(" FOR UPDATE");
+        }
+
+        sql.Finish();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        return (await ReadRowsAsync(reader, table.Columns, ct)).FirstOrDefault();
+    }
+
+    private static void AppendSelect(SqlBuilder sql, TableSchema table, IReadOnlyList<ColumnSchema> columns, IReadOnlyList<Filter> filters, IReadOnlyList<SortItem> sort) =>
+        sql.Append("SELECT ").ColumnList(columns).Append(" FROM ").Identifier(table.Table).Where(filters).OrderBy(sort);
+
+    private async Task<List<object?[]>> ReadRowsAsync(DbDataReader reader, IReadOnlyList<ColumnSchema> columns, CancellationToken ct)
+    {
+        var rows = new List<object?[]>();
+        while (await reader.ReadAsync(ct))
+        {
+            var row = new object?[columns.Count];
+            for (var i = 0; i < row.Length; i++)
+            {
+                row[i] = Dialect.ReadValue(reader, i, columns[i]);
+            }
+
+            rows.Add(row);
+        }
+
+        return rows;
+    }
+
+    public ValueTask DisposeAsync() => Source.DisposeAsync();
+}

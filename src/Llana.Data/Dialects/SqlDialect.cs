@@ -1,0 +1,71 @@
+using System.Data.Common;
+using System.Text;
+using Llana.Data.Schema;
+
+namespace Llana.Data.Dialects;
+
+/// The few places where databases differ: quoting, parameter binding, returning rows from writes,
+/// reading values back, and which error is which.
+public abstract class SqlDialect
+{
+    public abstract DatabaseKind Kind { get; }
+
+    /// PostgreSQL and SQLite return the written row from INSERT/UPDATE/DELETE in one statement.
+    public abstract bool SupportsReturning { get; }
+
+    public abstract DbDataSource CreateDataSource(string connectionString);
+
+    public abstract ISchemaReader SchemaReader { get; }
+
+    public virtual string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+
+    /// SQL for a parameter bound to <paramref name="column"/> (dialects add casts where the database needs them).
+    public virtual string ParameterSql(ColumnSchema column, string name) => name;
+
+    /// SQL for a column used as the left side of LIKE (text comparison).
+    public virtual string TextColumnSql(ColumnSchema column) => Quote(column.Field);
+
+    /// SQL for a column compared with `=`, `IN` and ordering operators (json columns need casting on some databases).
+    public virtual string CompareColumnSql(ColumnSchema column) => Quote(column.Field);
+
+    /// Converts a validated value to what the provider binds for this column.
+    public virtual object ToParameterValue(ColumnSchema column, object? value) => value ?? DBNull.Value;
+
+    /// Reads one value and normalises it to the CLR shapes the JSON writer knows:
+    /// long, decimal, double, bool, DateTime (UTC), string, JsonText or null.
+    public virtual object? ReadValue(DbDataReader reader, int ordinal, ColumnSchema column) =>
+        reader.IsDBNull(ordinal) ? null : ValueNormalizer.Normalize(reader.GetValue(ordinal), column);
+
+    /// Appends LIMIT/OFFSET.
+    public virtual void AppendPaging(StringBuilder sql, string limitParameter, string offsetParameter) =>
+        sql.Append(" LIMIT ").Append(limitParameter).Append(" OFFSET ").Append(offsetParameter);
+
+    /// Classifies a provider exception; null when it is not a constraint violation.
+    public abstract DatabaseErrorType? Classify(DbException exception);
+
+    /// The value written into the soft-delete column for "now".
+    public virtual object SoftDeleteNow(ColumnSchema column) =>
+        column.Type == ColumnType.Date
+            ? ToParameterValue(column, DateTime.UtcNow)
+            : DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
+
+    public static SqlDialect For(DatabaseKind kind) => kind switch
+    {
+        DatabaseKind.Sqlite => SqliteDialect.Instance,
+        DatabaseKind.Postgres => PostgresDialect.Instance,
+        DatabaseKind.MySql => MySqlDialect.Instance,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+    };
+}
+
+public enum DatabaseErrorType
+{
+    DuplicateRecord,
+    ForeignKeyViolation,
+    NotNullViolation,
+    CheckConstraintViolation,
+    InvalidValue,
+}
+
+/// Raw JSON text read from a json/jsonb column, written to responses unchanged.
+public readonly record struct JsonText(string Value);

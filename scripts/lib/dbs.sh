@@ -9,7 +9,7 @@
 # After dbs_start, DIR/env.sh holds `export LLANA_TEST_...=` lines for the servers that came up, and
 # DBS_FAILED lists the ones that did not. Everything here logs to stderr; stdout stays free for callers.
 #
-# Knobs: LLANA_PG_BIN (PostgreSQL bin directory), DBS_START_TIMEOUT (seconds per server, default 90).
+# Knobs: LLANA_PG_BIN (PostgreSQL bin directory), LLANA_PG_OS_USER (see dbs_pick_pg_os_user), DBS_START_TIMEOUT (seconds per server, default 90).
 
 DBS_START_TIMEOUT="${DBS_START_TIMEOUT:-90}"
 DBS_FAILED=""
@@ -133,18 +133,22 @@ dbs_as_pg_user() {
   fi
 }
 
+# As root: the `postgres` OS user when it exists (Debian's packages create it), else a dedicated system user
+# `llana-pg`, created on first use. LLANA_PG_OS_USER picks another name.
 dbs_pick_pg_os_user() {
   DBS_PG_OS_USER=""
   dbs_is_root || return 0
-  if id postgres >/dev/null 2>&1; then
-    DBS_PG_OS_USER=postgres
-  else
-    if ! id llana-pg >/dev/null 2>&1; then
-      useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin llana-pg 2>/dev/null ||
-        adduser --system --no-create-home --disabled-login --group llana-pg >/dev/null 2>&1 || return 1
-    fi
-    DBS_PG_OS_USER=llana-pg
+  local u="${LLANA_PG_OS_USER:-}"
+  if [ -z "$u" ]; then
+    u=llana-pg
+    id postgres >/dev/null 2>&1 && u=postgres
   fi
+  if ! id "$u" >/dev/null 2>&1; then
+    dbs_log "postgres: creating OS user $u to run PostgreSQL (it refuses to run as root)"
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$u" 2>/dev/null ||
+      adduser --system --no-create-home --disabled-login --group "$u" >/dev/null 2>&1 || return 1
+  fi
+  DBS_PG_OS_USER="$u"
 }
 
 dbs_pid_alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }

@@ -1,0 +1,104 @@
+using System.Net;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Llana.Core.Tables;
+using Microsoft.AspNetCore.Diagnostics;
+
+namespace Llana.Server.Http;
+
+/// Writes Llana's response shapes: plain-text HTML-escaped errors, `{message, error}` JSON errors, JSON bodies.
+internal static partial class HttpErrors
+{
+    public static readonly JsonWriterOptions WriterOptions = new()
+    {
+        // Like JSON.stringify: non-ASCII text stays as is.
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        SkipValidation = true,
+    };
+
+    public static async Task WriteAsync(HttpContext context, TableResult result)
+    {
+        var response = context.Response;
+        response.StatusCode = result.Status;
+        switch (result)
+        {
+            case JsonResult json:
+                response.ContentType = "application/json; charset=utf-8";
+                await using (var writer = new Utf8JsonWriter(response.BodyWriter, WriterOptions))
+                {
+                    json.Write(writer);
+                }
+
+                await response.BodyWriter.FlushAsync(context.RequestAborted);
+                break;
+            case ErrorResult error:
+                await WriteErrorAsync(context, error.Error);
+                break;
+        }
+    }
+
+    public static Task WriteErrorAsync(HttpContext context, TableError error)
+    {
+        context.Response.StatusCode = error.Status;
+        if (error.Json)
+        {
+            return WriteJsonAsync(context, error.Status, w =>
+            {
+                w.WriteString("message", error.Message);
+                if (error.Error is not null)
+                {
+                    w.WriteString("error", error.Error);
+                }
+            });
+        }
+
+        context.Response.ContentType = "text/html; charset=utf-8";
+        return context.Response.WriteAsync(WebUtility.HtmlEncode(error.Message).Replace("&#39;", "&#39;", StringComparison.Ordinal));
+    }
+
+    public static async Task WriteJsonAsync(HttpContext context, int status, Action<Utf8JsonWriter> properties)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json; charset=utf-8";
+        await using (var writer = new Utf8JsonWriter(context.Response.BodyWriter, WriterOptions))
+        {
+            writer.WriteStartObject();
+            properties(writer);
+            writer.WriteEndObject();
+        }
+
+        await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
+    }
+
+    /// Framework-style 404 for paths no route knows, as Express/Nest answers them.
+    public static Task WriteNotFoundAsync(HttpContext context) => WriteJsonAsync(context, 404, w =>
+    {
+        w.WriteString("message", $"Cannot {context.Request.Method} {context.Request.Path}");
+        w.WriteString("error", "Not Found");
+        w.WriteNumber("statusCode", 404);
+    });
+
+    public static Task WriteUnexpectedAsync(HttpContext context)
+    {
+        var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+        if (error is BadHttpRequestException bad)
+        {
+            return WriteJsonAsync(context, bad.StatusCode, w =>
+            {
+                w.WriteString("message", bad.StatusCode == 413 ? "Request body too large" : "Bad request");
+                w.WriteNumber("statusCode", bad.StatusCode);
+            });
+        }
+
+        var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Llana");
+        LogUnexpected(logger, error?.GetType().Name ?? "unknown", context.Request.Method, context.Request.Path, error);
+        return WriteJsonAsync(context, 500, w =>
+        {
+            w.WriteNumber("statusCode", 500);
+            w.WriteString("message", "Internal server error");
+        });
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unexpected {Error} on {Method} {Path}")]
+    private static partial void LogUnexpected(ILogger logger, string error, string method, string path, Exception? exception);
+}

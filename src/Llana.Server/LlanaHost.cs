@@ -1,0 +1,157 @@
+using System.Data.Common;
+using Llana.Core.Auth;
+using Llana.Core.Changes;
+using Llana.Core.Options;
+using Llana.Core.Tables;
+using Llana.Data;
+using Llana.Data.Demo;
+using Llana.Server.Http;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration.Memory;
+
+namespace Llana.Server;
+
+/// Builds and boots the server: configuration (environment, `.env`), the database and its schema, the endpoints.
+public static partial class LlanaHost
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        WebApplication app;
+        try
+        {
+            app = await BuildAsync(args, settings: null, CancellationToken.None);
+        }
+        catch (Exception e) when (e is StartupException or OptionsException)
+        {
+            await Console.Error.WriteLineAsync($"Llana could not start: {e.Message}");
+            return 1;
+        }
+
+        try
+        {
+            await app.RunAsync();
+            return 0;
+        }
+        catch (IOException e)
+        {
+            // Typically the port is taken.
+            await Console.Error.WriteLineAsync($"Llana could not start: {e.Message} (PORT)");
+            return 1;
+        }
+    }
+
+    /// Builds a ready-to-start application. <paramref name="settings"/> override every other configuration
+    /// source (tests use them instead of process-wide environment variables).
+    public static async Task<WebApplication> BuildAsync(string[] args, IReadOnlyDictionary<string, string?>? settings, CancellationToken ct)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args });
+
+        // `.env` sits below the real environment, as with Node's dotenv.
+        builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource
+        {
+            InitialData = DotEnv.Read(Path.Combine(Directory.GetCurrentDirectory(), ".env")),
+        });
+        if (settings is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(settings);
+        }
+
+        var options = LlanaOptions.From(builder.Configuration);
+        if (builder.Configuration["urls"] is null)
+        {
+            builder.WebHost.UseUrls($"http://localhost:{options.Port}");
+        }
+
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.MaxRequestBodySize = 10 * 1024 * 1024;
+        });
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+
+        var database = await OpenDatabaseAsync(options, builder.Configuration, ct);
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(database);
+        builder.Services.AddSingleton<SchemaCatalog>();
+        builder.Services.AddSingleton<IChangeFeed, InMemoryChangeFeed>();
+        builder.Services.AddSingleton<IAccessPolicy, OpenAccessPolicy>();
+        builder.Services.AddSingleton<TableService>();
+        builder.Services.AddCors();
+        builder.Services.AddRouting();
+
+        var app = builder.Build();
+        try
+        {
+            await app.Services.GetRequiredService<SchemaCatalog>().LoadAsync(ct);
+        }
+        catch (DbException e)
+        {
+            throw new StartupException($"DATABASE_URI: cannot read the schema of {database.Uri.Display}: {e.Message}", e);
+        }
+
+        app.UseExceptionHandler(e => e.Run(HttpErrors.WriteUnexpectedAsync));
+        app.Use((context, next) =>
+        {
+            context.Response.Headers["X-Robots-Tag"] = "noindex, nofollow";
+            return next(context);
+        });
+        app.UseCors(policy =>
+        {
+            if (options.BaseUrlApp is { } origin)
+            {
+                policy.WithOrigins(origin);
+            }
+            else
+            {
+                policy.SetIsOriginAllowed(_ => true);
+            }
+
+            policy.AllowCredentials().AllowAnyHeader().AllowAnyMethod();
+        });
+        app.MapTableEndpoints();
+
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Llana");
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
+            LogListening(logger, string.Join(", ", addresses ?? []), database.Uri.Display);
+        });
+        return app;
+    }
+
+    private static async Task<Database> OpenDatabaseAsync(LlanaOptions options, IConfiguration config, CancellationToken ct)
+    {
+        DatabaseUri uri;
+        try
+        {
+            uri = DatabaseUri.Parse(options.DatabaseUri ?? config["LLANA_DEMO_DATABASE"] ?? LlanaOptions.DefaultDemoDatabase);
+        }
+        catch (FormatException e)
+        {
+            throw new StartupException($"DATABASE_URI {e.Message}", e);
+        }
+
+        var database = new Database(uri);
+        try
+        {
+            await using var connection = await database.Source.OpenConnectionAsync(ct);
+            if (options.DatabaseUri is null)
+            {
+                await DemoDatabase.EnsureCreatedAsync(connection, uri.Kind, ct);
+            }
+        }
+        catch (Exception e) when (e is DbException or InvalidOperationException or ArgumentException or IOException or TimeoutException)
+        {
+            await database.DisposeAsync();
+            throw new StartupException($"DATABASE_URI: cannot connect to {uri.Display}: {e.Message}", e);
+        }
+
+        return database;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Llana listening on {Addresses} with database {Database}")]
+    private static partial void LogListening(ILogger logger, string addresses, string database);
+}

@@ -1,0 +1,3 @@
+using Llana.Server;
+
+return await LlanaHost.RunAsync(args);

@@ -1,1 +1,1 @@
-var app = WebApplication.Create(args); app.Run();
+Llana.SocketIO.Conformance.ConformanceApp.Build(args).Run();

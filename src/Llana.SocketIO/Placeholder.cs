@@ -1,2 +1,0 @@
-namespace Llana.SocketIO;
-internal static class Placeholder;

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Globalization;
 using Llana.Data.Demo;
+using Llana.Data.Schema;
 using Llana.Testing;
 
 namespace Llana.Data.Tests.Demo;
@@ -152,6 +153,55 @@ public abstract class DemoDatabaseTests
         Assert.True(await CountAsync(c, "SalesOrder", $"{Q("shippedDate")} IS NULL") > 0);
         Assert.True(await CountAsync(c, "SalesOrder", $"{Q("employeeId")} IS NULL") > 0);
         Assert.Equal(DemoData.SalesOrders.Rows.Count, await CountAsync(c, "SalesOrder", $"{Q("freight")} > 0"));
+    }
+
+    [Fact]
+    public async Task The_schema_reader_sees_the_same_demo_shape_on_every_database()
+    {
+        await using var db = await TestDatabase.CreateAsync(Kind);
+        await using var c = await db.OpenAsync();
+        await DemoDatabase.EnsureCreatedAsync(c, Kind, None);
+
+        var tables = (await SchemaReaders.For(Kind).ReadAsync(c, None)).ToDictionary(t => t.Table);
+
+        string[] stamps = ["createdAt", "updatedAt", "deletedAt"];
+        var expected = new Dictionary<string, (string Pk, string[] Columns)>
+        {
+            ["User"] = ("id", ["id", "email", "password", "role", "firstName", "lastName"]),
+            ["UserApiKey"] = ("id", ["id", "userId", "apiKey"]),
+            ["Customer"] = ("custId", ["custId", "userId", "companyName", "contactName", "contactTitle", "address", "city", "region", "postalCode", "country", "phone", "mobile", "email", "fax"]),
+            ["Employee"] = ("employeeId", ["employeeId", "lastName", "firstName", "title", "titleOfCourtesy", "birthDate", "hireDate", "address", "city", "region", "postalCode", "country", "phone", "extension", "mobile", "email", "photo", "notes", "photoPath", "mgrid"]),
+            ["Shipper"] = ("shipperId", ["shipperId", "companyName", "phone"]),
+            ["SalesOrder"] = ("orderId", ["orderId", "custId", "employeeId", "orderDate", "requiredDate", "shippedDate", "shipperId", "freight", "shipName", "shipAddress", "shipCity", "shipRegion", "shipPostalCode", "shipCountry"]),
+        };
+        Assert.Equal(expected.Keys.Order(StringComparer.Ordinal), tables.Keys.Order(StringComparer.Ordinal));
+        foreach (var (name, (pk, columns)) in expected)
+        {
+            var table = tables[name];
+            Assert.Equal(pk, table.PrimaryKey);
+            Assert.Equal(columns.Concat(stamps).Order(StringComparer.Ordinal), table.Columns.Select(col => col.Field).Order(StringComparer.Ordinal));
+            Assert.True(table.PrimaryKeyColumn!.AutoIncrement, name);
+            Assert.All(stamps, s => Assert.Equal(ColumnType.Date, table.Column(s)!.Type));
+            Assert.True(table.Column("deletedAt")!.Nullable);
+        }
+
+        var role = tables["User"].Column("role")!;
+        Assert.Equal(ColumnType.Enum, role.Type);
+        Assert.Equal(["ADMIN", "USER"], role.Enums!);
+        Assert.True(tables["User"].Column("email")!.UniqueKey);
+        Assert.True(tables["Customer"].Column("email")!.UniqueKey);
+        Assert.False(tables["Customer"].Column("companyName")!.Nullable);
+        Assert.False(tables["Customer"].Column("userId")!.Nullable);
+        Assert.Equal(ColumnType.Number, tables["SalesOrder"].Column("freight")!.Type);
+        Assert.All(["custId", "shipperId", "employeeId"], col => Assert.True(tables["SalesOrder"].Column(col)!.ForeignKey, col));
+        Assert.True(tables["Customer"].Column("userId")!.ForeignKey);
+        Assert.True(tables["UserApiKey"].Column("userId")!.ForeignKey);
+
+        Assert.Contains(new RelationSchema("Customer", "custId", "SalesOrder", "custId"), tables["SalesOrder"].Relations);
+        Assert.Contains(new RelationSchema("SalesOrder", "custId", "Customer", "custId"), tables["Customer"].Relations);
+        Assert.Contains(new RelationSchema("User", "id", "Customer", "userId"), tables["Customer"].Relations);
+        Assert.Contains(new RelationSchema("Employee", "employeeId", "SalesOrder", "employeeId"), tables["SalesOrder"].Relations);
+        Assert.Contains(new RelationSchema("Shipper", "shipperId", "SalesOrder", "shipperId"), tables["SalesOrder"].Relations);
     }
 
     private string Q(string identifier) => Kind == DatabaseKind.MySql ? $"`{identifier}`" : $"\"{identifier}\"";

@@ -93,7 +93,8 @@ dbs_redis_server() { dbs_first_cmd redis-server /usr/bin/redis-server /usr/sbin/
 dbs_install_missing() {
   local need=()
   dbs_pg_bin >/dev/null || need+=(postgresql)
-  { dbs_mariadbd >/dev/null && dbs_first_cmd mariadb-install-db mysql_install_db >/dev/null; } || need+=(mariadb-server)
+  { dbs_mariadbd >/dev/null && dbs_first_cmd mariadb-install-db mysql_install_db >/dev/null &&
+    dbs_first_cmd mariadb mysql >/dev/null && dbs_first_cmd mariadb-admin mysqladmin >/dev/null; } || need+=(mariadb-server)
   dbs_redis_server >/dev/null || need+=(redis-server)
   [ ${#need[@]} -eq 0 ] && return 0
 

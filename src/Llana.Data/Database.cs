@@ -112,7 +112,11 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
         sql.Finish();
         await using (var reader = await command.ExecuteReaderAsync(ct))
         {
-            await reader.NextResultAsync(ct);
+            // Providers differ on whether the INSERT shows up as an empty first result.
+            while (reader.FieldCount == 0 && await reader.NextResultAsync(ct))
+            {
+            }
+
             return (await ReadRowsAsync(reader, table.Columns, ct))[0];
         }
     }

@@ -72,7 +72,11 @@ public static partial class LlanaHost
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
 
-        var database = await OpenDatabaseAsync(options, builder.Configuration, ct);
+        // Start-up failures are reported by RunAsync in one line; the host would add a stack trace.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Diagnostics.ExceptionHandlerMiddleware", LogLevel.None);
+
+        var database = await OpenDatabaseAsync(options, ct);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(database);
         builder.Services.AddSingleton<SchemaCatalog>();
@@ -122,12 +126,12 @@ public static partial class LlanaHost
         return app;
     }
 
-    private static async Task<Database> OpenDatabaseAsync(LlanaOptions options, IConfiguration config, CancellationToken ct)
+    private static async Task<Database> OpenDatabaseAsync(LlanaOptions options, CancellationToken ct)
     {
         DatabaseUri uri;
         try
         {
-            uri = DatabaseUri.Parse(options.DatabaseUri ?? config["LLANA_DEMO_DATABASE"] ?? LlanaOptions.DefaultDemoDatabase);
+            uri = DatabaseUri.Parse(options.DatabaseUri ?? LlanaOptions.DefaultDemoDatabase);
         }
         catch (FormatException e)
         {
@@ -138,7 +142,7 @@ public static partial class LlanaHost
         try
         {
             await using var connection = await database.Source.OpenConnectionAsync(ct);
-            if (options.DatabaseUri is null)
+            if (options.DatabaseUri is null || options.SeedDemo)
             {
                 await DemoDatabase.EnsureCreatedAsync(connection, uri.Kind, ct);
             }

@@ -16,6 +16,10 @@ public sealed partial class LlanaOptions
 
     public string NodeEnv { get; init; } = "development";
 
+    /// `LLANA_SEED_DEMO=true`: create the demo tables and rows in DATABASE_URI when its `User` table is missing
+    /// (always done for the embedded SQLite demo). Used by benchmarks and to try Llana on an empty database.
+    public bool SeedDemo { get; init; }
+
     public int DefaultLimit { get; init; } = 20;
 
     public int MaxLimit { get; init; } = 10_000;
@@ -53,6 +57,7 @@ public sealed partial class LlanaOptions
         {
             Port = Integer(Get("PORT"), "PORT", 3000, 0, 65535),
             DatabaseUri = Get("DATABASE_URI"),
+            SeedDemo = config["LLANA_SEED_DEMO"] == "true",
             NodeEnv = nodeEnv,
             DefaultLimit = Integer(Get("DEFAULT_LIMIT"), "DEFAULT_LIMIT", 20, 1, 10_000),
             SoftDeleteColumn = soft,

@@ -82,10 +82,7 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
 
         if (Dialect.SupportsReturning)
         {
-            sql.Append(" RETURNING ").ColumnList(table.Columns);
-            sql.Finish();
-            await using var reader = await command.ExecuteReaderAsync(ct);
-            return (await ReadRowsAsync(reader, table.Columns, ct))[0];
+            return (await ReturningAsync(sql, command, table, ct))!;
         }
 
         var pk = table.PrimaryKeyColumn;
@@ -140,10 +137,7 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
         sql.Where(where);
         if (Dialect.SupportsReturning)
         {
-            sql.Append(" RETURNING ").ColumnList(table.Columns);
-            sql.Finish();
-            await using var reader = await command.ExecuteReaderAsync(ct);
-            return (await ReadRowsAsync(reader, table.Columns, ct)).FirstOrDefault();
+            return await ReturningAsync(sql, command, table, ct);
         }
 
         sql.Finish();
@@ -182,16 +176,21 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
         sql.Append("DELETE FROM ").Identifier(table.Table).Where(where);
         if (Dialect.SupportsReturning)
         {
-            sql.Append(" RETURNING ").ColumnList(table.Columns);
-            sql.Finish();
-            await using var reader = await command.ExecuteReaderAsync(ct);
-            return (await ReadRowsAsync(reader, table.Columns, ct)).FirstOrDefault();
+            return await ReturningAsync(sql, command, table, ct);
         }
 
         sql.Finish();
         await command.ExecuteNonQueryAsync(ct);
         await transaction!.CommitAsync(ct);
         return before;
+    }
+
+    private async Task<object?[]?> ReturningAsync(SqlBuilder sql, DbCommand command, TableSchema table, CancellationToken ct)
+    {
+        sql.Append(" RETURNING ").ColumnList(table.Columns);
+        sql.Finish();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        return (await ReadRowsAsync(reader, table.Columns, ct)).FirstOrDefault();
     }
 
     private async Task<object?[]?> SelectInTransactionAsync(

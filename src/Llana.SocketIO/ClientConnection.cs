@@ -137,7 +137,7 @@ internal sealed class ClientConnection
         {
             case SocketPacketType.Event:
             case SocketPacketType.BinaryEvent:
-                await socket.OnEventAsync(header, attachments).ConfigureAwait(false);
+                socket.OnEvent(header, attachments);
                 break;
             case SocketPacketType.Ack:
             case SocketPacketType.BinaryAck:
@@ -238,14 +238,7 @@ internal sealed class ClientConnection
 
         foreach (var handler in nsp.ConnectionHandlers)
         {
-            try
-            {
-                await handler(socket).ConfigureAwait(false);
-            }
-            catch (Exception ex)
-            {
-                _server.Log.HandlerFailed(ex);
-            }
+            _server.Run(handler, socket);
         }
     }
 

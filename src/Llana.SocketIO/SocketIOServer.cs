@@ -130,6 +130,40 @@ public sealed class SocketIOServer : IEngineHandler
 
     internal string NextOffset() => _offsetPrefix + Interlocked.Increment(ref _offsetCounter).ToString("x", null);
 
+    /// <summary>Runs an application callback; synchronous failures and faulted tasks are logged, never thrown into the transport.</summary>
+    internal void Run<T>(Func<T, ValueTask> callback, T argument)
+    {
+        ValueTask pending;
+        try
+        {
+            pending = callback(argument);
+        }
+        catch (Exception ex)
+        {
+            Log.HandlerFailed(ex);
+            return;
+        }
+
+        if (pending.IsCompletedSuccessfully)
+        {
+            return;
+        }
+
+        _ = ObserveAsync(pending);
+    }
+
+    private async Task ObserveAsync(ValueTask pending)
+    {
+        try
+        {
+            await pending.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.HandlerFailed(ex);
+        }
+    }
+
     private static string Normalize(string name) => string.IsNullOrEmpty(name) ? "/" : name[0] == '/' ? name : "/" + name;
 
     void IEngineHandler.OnOpen(EngineSession session) => session.Tag = new ClientConnection(this, session);

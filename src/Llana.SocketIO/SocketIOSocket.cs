@@ -228,7 +228,11 @@ public sealed class SocketIOSocket
         Send(packet);
     }
 
-    internal async ValueTask OnEventAsync(SocketPacketHeader header, IReadOnlyList<ReadOnlyMemory<byte>>? attachments)
+    /// <summary>
+    /// Starts the handlers in arrival order without waiting for asynchronous ones to finish (as Node does):
+    /// a handler may await an ack from the same client, which this connection's receive loop delivers.
+    /// </summary>
+    internal void OnEvent(SocketPacketHeader header, IReadOnlyList<ReadOnlyMemory<byte>>? attachments)
     {
         var payload = header.Payload!.Value;
         var count = payload.GetArrayLength();
@@ -252,7 +256,7 @@ public sealed class SocketIOSocket
         {
             foreach (var handler in any)
             {
-                await InvokeAsync(handler, e).ConfigureAwait(false);
+                Namespace.Server.Run(handler, e);
             }
         }
 
@@ -260,20 +264,8 @@ public sealed class SocketIOSocket
         {
             foreach (var handler in handlers)
             {
-                await InvokeAsync(handler, e).ConfigureAwait(false);
+                Namespace.Server.Run(handler, e);
             }
-        }
-    }
-
-    private async ValueTask InvokeAsync(Func<SocketIOEvent, ValueTask> handler, SocketIOEvent e)
-    {
-        try
-        {
-            await handler(e).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            Namespace.Server.Log.HandlerFailed(ex);
         }
     }
 
@@ -330,22 +322,15 @@ public sealed class SocketIOSocket
 
         if (handlers is not null)
         {
-            _ = RunDisconnectHandlersAsync(handlers, reason);
+            RunDisconnectHandlers(handlers, reason);
         }
     }
 
-    private async Task RunDisconnectHandlersAsync(Func<string, ValueTask>[] handlers, string reason)
+    private void RunDisconnectHandlers(Func<string, ValueTask>[] handlers, string reason)
     {
         foreach (var handler in handlers)
         {
-            try
-            {
-                await handler(reason).ConfigureAwait(false);
-            }
-            catch (Exception ex)
-            {
-                Namespace.Server.Log.HandlerFailed(ex);
-            }
+            Namespace.Server.Run(handler, reason);
         }
     }
 

@@ -12,6 +12,9 @@ internal sealed partial class EngineLog(ILogger logger)
     [LoggerMessage(2, LogLevel.Error, "A Socket.IO handler threw.")]
     public partial void HandlerFailed(Exception exception);
 
+    [LoggerMessage(4, LogLevel.Debug, "Engine.IO session {SessionId} closed: {Reason}.")]
+    public partial void SessionClosed(string sessionId, string reason);
+
     [LoggerMessage(3, LogLevel.Debug, "Engine.IO session {SessionId}: protocol error ({Reason}), closing.")]
     public partial void ProtocolError(string sessionId, string reason);
 }

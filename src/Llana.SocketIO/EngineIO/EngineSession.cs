@@ -26,6 +26,7 @@ internal sealed class EngineSession
     private readonly int _pingIntervalMs;
     private readonly int _pingTimeoutMs;
     private long _pongDeadline;
+    private long _pingDue;
     private bool _awaitingPong;
     private int _closed;
     private bool _abortTransport;
@@ -51,6 +52,7 @@ internal sealed class EngineSession
         });
 
         // Started before the handshake response is written: the first ping is due pingInterval after creation.
+        _pingDue = Environment.TickCount64 + _pingIntervalMs;
         _heartbeat = new Timer(HeartbeatCallback, this, _pingIntervalMs, Timeout.Infinite);
     }
 
@@ -112,6 +114,7 @@ internal sealed class EngineSession
         }
 
         _server.Remove(this);
+        _server.Log.SessionClosed(Id, reason);
         _queue.Writer.TryComplete();
         Volatile.Read(ref _pollWaiter)?.TrySetResult();
         if (abort)
@@ -140,7 +143,9 @@ internal sealed class EngineSession
         bool expired;
         lock (_lock)
         {
-            expired = _awaitingPong && Environment.TickCount64 >= _pongDeadline;
+            // Deadlines come from when the ping was due, not from when a busy timer got to send it.
+            var deadline = _awaitingPong ? _pongDeadline : _pingDue + _pingTimeoutMs;
+            expired = Environment.TickCount64 >= deadline;
         }
 
         if (expired)
@@ -175,8 +180,8 @@ internal sealed class EngineSession
             else
             {
                 _awaitingPong = true;
-                _pongDeadline = Environment.TickCount64 + _pingTimeoutMs;
-                _heartbeat.Change(_pingTimeoutMs, Timeout.Infinite);
+                _pongDeadline = _pingDue + _pingTimeoutMs;
+                _heartbeat.Change(Math.Max(0, _pongDeadline - Environment.TickCount64), Timeout.Infinite);
             }
         }
 
@@ -197,6 +202,7 @@ internal sealed class EngineSession
             if (_awaitingPong && !IsClosed)
             {
                 _awaitingPong = false;
+                _pingDue = Environment.TickCount64 + _pingIntervalMs;
                 _heartbeat.Change(_pingIntervalMs, Timeout.Infinite);
             }
         }

@@ -1,1 +1,0 @@
-namespace Llana.SocketIO.Tests; public class SmokeTests { [Fact] public void Builds() => Assert.True(true); }

@@ -11,7 +11,9 @@ public enum ChangeKind
 
 /// One committed write of one row: the row after it (before it, for a hard delete), and the feed offset.
 /// The row lets subscribers decide per recipient (READ, own records, allowed fields) without a database read.
-public sealed record RowChange(TableSchema Table, ChangeKind Kind, object?[] Row, long Offset)
+/// <see cref="Remote"/> changes were made through another node and arrived over the cluster bus;
+/// a <see cref="Partial"/> row carries only its primary key (a peer that does not send rows, e.g. Node Llana).
+public sealed record RowChange(TableSchema Table, ChangeKind Kind, object?[] Row, long Offset, bool Remote = false, bool Partial = false)
 {
     public string TableName => Table.Table;
 
@@ -49,7 +51,7 @@ public sealed record RowChange(TableSchema Table, ChangeKind Kind, object?[] Row
 /// offset order; subscribers must be quick (hand the change to their own bounded queues).
 public interface IChangeFeed
 {
-    RowChange Publish(TableSchema table, ChangeKind kind, object?[] row);
+    RowChange Publish(TableSchema table, ChangeKind kind, object?[] row, bool remote = false, bool partial = false);
 
     IDisposable Subscribe(Action<RowChange> subscriber);
 }
@@ -60,11 +62,11 @@ public sealed class InMemoryChangeFeed : IChangeFeed
     private Action<RowChange>[] _subscribers = [];
     private long _offset;
 
-    public RowChange Publish(TableSchema table, ChangeKind kind, object?[] row)
+    public RowChange Publish(TableSchema table, ChangeKind kind, object?[] row, bool remote = false, bool partial = false)
     {
         lock (_gate)
         {
-            var change = new RowChange(table, kind, row, ++_offset);
+            var change = new RowChange(table, kind, row, ++_offset, remote, partial);
             foreach (var subscriber in _subscribers)
             {
                 subscriber(change);

@@ -1,0 +1,166 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Llana.Core.Changes;
+using Llana.Data;
+using Llana.Data.Demo;
+using Llana.Server.Tests.Infrastructure;
+using Llana.Testing;
+using StackExchange.Redis;
+
+namespace Llana.Server.Tests;
+
+/// Several instances over one database and one Redis: every change reaches every node's feed exactly once.
+public sealed class ClusterTests : IAsyncLifetime
+{
+    private readonly RedisProcess _redis = new();
+    private TestDatabase _database = null!;
+
+    public async Task InitializeAsync()
+    {
+        _database = await TestDatabase.CreateAsync(DatabaseKind.Sqlite);
+        await using var connection = await _database.OpenAsync();
+        await DemoDatabase.EnsureCreatedAsync(connection, DatabaseKind.Sqlite, CancellationToken.None);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _redis.DisposeAsync();
+        await _database.DisposeAsync();
+    }
+
+    private Task<LlanaServer> StartNodeAsync() => LlanaServer.StartAsync(_database.Uri, new Dictionary<string, string?>(_redis.Settings) { ["SKIP_AUTH"] = "true" });
+
+    [Fact]
+    public async Task A_write_on_one_node_reaches_the_other_once_with_its_row_and_is_not_echoed_back()
+    {
+        await _redis.StartAsync();
+        await using var a = await StartNodeAsync();
+        await using var b = await StartNodeAsync();
+        using var onA = new FeedRecorder(a);
+        using var onB = new FeedRecorder(b);
+
+        var created = await a.Http.Post("/Customer/", new { companyName = "Cluster Co", userId = 1, city = "Oslo" });
+        Assert.Equal(201, created.Status);
+        var id = created.Json.GetProperty("custId").GetInt64().ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        var remote = await onB.WaitForAsync(c => c.Id == id);
+        Assert.True(remote.Remote);
+        Assert.False(remote.Partial);
+        Assert.Equal(ChangeKind.Insert, remote.Kind);
+        Assert.Equal("Cluster Co", remote["companyName"]);
+        Assert.Equal(1L, remote["userId"]);
+
+        // One more write, then A must still have seen exactly one change per write (its own, local).
+        await b.Http.Put($"/Customer/{id}", new { city = "Bergen" });
+        var update = await onA.WaitForAsync(c => c.Id == id && c.Kind == ChangeKind.Update);
+        Assert.True(update.Remote);
+        Assert.Equal("Bergen", update["city"]);
+        Assert.Single(onA.All, c => c.Id == id && c.Kind == ChangeKind.Insert);
+        Assert.Single(onB.All, c => c.Id == id && c.Kind == ChangeKind.Update);
+    }
+
+    [Fact]
+    public async Task A_message_from_node_llana_is_delivered_reading_the_row_it_lacks()
+    {
+        await _redis.StartAsync();
+        await using var a = await StartNodeAsync();
+        using var onA = new FeedRecorder(a);
+        await using var redis = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{_redis.Port}");
+        var publisher = redis.GetSubscriber();
+        await publisher.PublishAsync(RedisChannel.Literal("websockets"), "{\"tableName\":\"Customer\",\"publishType\":\"UPDATE\",\"primaryKey\":\"custId\",\"id\":\"2\"}");
+        var update = await onA.WaitForAsync(c => c.Id == "2");
+        Assert.True(update.Remote);
+        Assert.False(update.Partial);
+        Assert.NotNull(update["companyName"]);
+
+        await publisher.PublishAsync(RedisChannel.Literal("websockets"), "{\"tableName\":\"Customer\",\"publishType\":\"DELETE\",\"primaryKey\":\"custId\",\"id\":\"999\"}");
+        var delete = await onA.WaitForAsync(c => c.Id == "999");
+        Assert.Equal(ChangeKind.Delete, delete.Kind);
+        Assert.True(delete.Partial);
+
+        await publisher.PublishAsync(RedisChannel.Literal("websockets"), "{not json");
+        await publisher.PublishAsync(RedisChannel.Literal("websockets"), "{\"tableName\":\"Nope\",\"publishType\":\"INSERT\",\"primaryKey\":\"id\",\"id\":\"1\"}");
+        await publisher.PublishAsync(RedisChannel.Literal("websockets"), "{\"tableName\":\"Customer\",\"publishType\":\"INSERT\",\"primaryKey\":\"custId\",\"id\":\"3\"}");
+        await onA.WaitForAsync(c => c.Id == "3");
+        Assert.DoesNotContain(onA.All, c => c.TableName == "Nope");
+    }
+
+    [Fact]
+    public async Task Without_redis_writes_stay_prompt_and_cross_node_delivery_resumes_when_it_returns()
+    {
+        await using var a = await StartNodeAsync();
+        await using var b = await StartNodeAsync();
+        using var onA = new FeedRecorder(a);
+        using var onB = new FeedRecorder(b);
+
+        var clock = Stopwatch.StartNew();
+        var created = await a.Http.Post("/Customer/", new { companyName = "No Redis", userId = 1 });
+        Assert.Equal(201, created.Status);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"write took {clock.Elapsed}");
+        await onA.WaitForAsync(c => c["companyName"] as string == "No Redis");
+
+        await _redis.StartAsync();
+        await ResumesAsync(a, onB, "After start");
+
+        await _redis.StopAsync();
+        var during = await a.Http.Post("/Customer/", new { companyName = "During outage", userId = 1 });
+        Assert.Equal(201, during.Status);
+        await _redis.StartAsync();
+        await ResumesAsync(a, onB, "After restart");
+    }
+
+    // Writes on `a` until one reaches `b` (reconnection takes a few retries).
+    private static async Task ResumesAsync(LlanaServer a, FeedRecorder onB, string name)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        for (var i = 0; DateTime.UtcNow < deadline; i++)
+        {
+            var companyName = $"{name} {i}";
+            await a.Http.Post("/Customer/", new { companyName, userId = 1 });
+            if (await onB.TryWaitForAsync(c => c["companyName"] as string == companyName, TimeSpan.FromMilliseconds(500)) is not null)
+            {
+                return;
+            }
+        }
+
+        Assert.Fail($"{name}: cross-node delivery did not resume within 30 s");
+    }
+
+    private sealed class FeedRecorder : IDisposable
+    {
+        private readonly ConcurrentQueue<RowChange> _changes = new();
+        private readonly IDisposable _subscription;
+        private readonly SemaphoreSlim _signal = new(0);
+
+        public FeedRecorder(LlanaServer server) => _subscription = server.Get<IChangeFeed>().Subscribe(c =>
+        {
+            _changes.Enqueue(c);
+            _signal.Release();
+        });
+
+        public IReadOnlyList<RowChange> All => _changes.ToArray();
+
+        public async Task<RowChange> WaitForAsync(Func<RowChange, bool> match) =>
+            await TryWaitForAsync(match, TimeSpan.FromSeconds(10)) ?? throw new TimeoutException("no matching change");
+
+        public async Task<RowChange?> TryWaitForAsync(Func<RowChange, bool> match, TimeSpan timeout)
+        {
+            var deadline = DateTime.UtcNow + timeout;
+            while (true)
+            {
+                if (_changes.FirstOrDefault(match) is { } found)
+                {
+                    return found;
+                }
+
+                var left = deadline - DateTime.UtcNow;
+                if (left <= TimeSpan.Zero || !await _signal.WaitAsync(left))
+                {
+                    return _changes.FirstOrDefault(match);
+                }
+            }
+        }
+
+        public void Dispose() => _subscription.Dispose();
+    }
+}

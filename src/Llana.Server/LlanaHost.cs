@@ -1,11 +1,15 @@
 using System.Data.Common;
+using System.Threading.RateLimiting;
 using Llana.Core.Auth;
 using Llana.Core.Changes;
 using Llana.Core.Options;
 using Llana.Core.Tables;
 using Llana.Data;
 using Llana.Data.Demo;
+using Llana.Data.SystemTables;
+using Llana.Server.Auth;
 using Llana.Server.Http;
+using Llana.Server.Realtime;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Configuration.Memory;
@@ -81,10 +85,45 @@ public static partial class LlanaHost
         builder.Services.AddSingleton(database);
         builder.Services.AddSingleton<SchemaCatalog>();
         builder.Services.AddSingleton<IChangeFeed, InMemoryChangeFeed>();
-        builder.Services.AddSingleton<IAccessPolicy, OpenAccessPolicy>();
-        builder.Services.AddSingleton<TableService>();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(options.Auth);
+        builder.Services.AddSingleton<JwtTokens>();
+        builder.Services.AddSingleton<PasswordHasher>();
+        builder.Services.AddSingleton<Authenticator>();
+        builder.Services.AddSingleton<AuthService>();
+        builder.Services.AddSingleton<PermissionEvaluator>();
+        builder.Services.AddSingleton<IAccessPolicy>(sp => options.SkipAuth ? new OpenAccessPolicy() : sp.GetRequiredService<PermissionEvaluator>());
+        builder.Services.AddSingleton(sp => new TableService(
+            sp.GetRequiredService<Database>(), sp.GetRequiredService<SchemaCatalog>(), sp.GetRequiredService<IAccessPolicy>(),
+            sp.GetRequiredService<IChangeFeed>(), sp.GetRequiredService<PasswordHasher>(), options, sp.GetRequiredService<ILogger<TableService>>())
+        {
+            // A QUERY-located API key is a credential, not a filter.
+            NonFilterParameters = options.Auth.ApiKeyLocation == ApiKeyLocation.Query
+                ? new HashSet<string>(StringComparer.Ordinal) { options.Auth.ApiKeyName }
+                : new HashSet<string>(StringComparer.Ordinal),
+        });
+        builder.Services.AddLlanaCluster(builder.Configuration);
         builder.Services.AddCors();
         builder.Services.AddRouting();
+        builder.Services.AddRateLimiter(limiter =>
+        {
+            limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            limiter.OnRejected = (context, _) => new ValueTask(HttpErrors.WriteJsonAsync(context.HttpContext, 429, w =>
+            {
+                w.WriteString("message", "Too Many Requests");
+                w.WriteNumber("statusCode", 429);
+            }));
+
+            // Per client address as the socket sees it: forwarding headers are client-controlled.
+            limiter.AddPolicy(AuthEndpoints.LoginRateLimitPolicy, context => RateLimitPartition.GetFixedWindowLimiter(
+                context.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+                _ => new FixedWindowRateLimiterOptions
+                {
+                    PermitLimit = Math.Max(1, options.Auth.LoginRateLimit),
+                    Window = TimeSpan.FromMinutes(1),
+                    QueueLimit = 0,
+                }));
+        });
 
         var app = builder.Build();
         try
@@ -96,12 +135,14 @@ public static partial class LlanaHost
             throw new StartupException($"DATABASE_URI: cannot read the schema of {database.Uri.Display}: {e.Message}", e);
         }
 
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Llana");
         app.UseExceptionHandler(e => e.Run(HttpErrors.WriteUnexpectedAsync));
         app.Use((context, next) =>
         {
             context.Response.Headers["X-Robots-Tag"] = "noindex, nofollow";
             return next(context);
         });
+        app.UseHostCheck(options, logger);
         app.UseCors(policy =>
         {
             if (options.BaseUrlApp is { } origin)
@@ -115,9 +156,16 @@ public static partial class LlanaHost
 
             policy.AllowCredentials().AllowAnyHeader().AllowAnyMethod();
         });
-        app.MapTableEndpoints();
+        app.UseRateLimiter();
+        app.UseLlanaAuthentication(options);
+        app.MapAuthEndpoints(options);
+        app.MapTableEndpoints(options);
 
-        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Llana");
+        if (options.SkipAuth)
+        {
+            LogSkipAuth(logger);
+        }
+
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
@@ -146,6 +194,15 @@ public static partial class LlanaHost
             {
                 await DemoDatabase.EnsureCreatedAsync(connection, uri.Kind, ct);
             }
+
+            // Before the schema catalog loads, so the system tables are part of it.
+            await SystemTableSetup.EnsureAsync(connection, uri.Kind, new SystemTableSettings(
+                options.SoftDeleteColumn,
+                Seed: !options.SkipAuth,
+                Webhooks: !options.DisableWebhooks,
+                options.Auth.UserTable,
+                options.Auth.ApiKeyTable,
+                options.Auth.ApiKeyTableIdentityColumn ?? "userId"), ct);
         }
         catch (Exception e) when (e is DbException or InvalidOperationException or ArgumentException or IOException or TimeoutException)
         {
@@ -155,6 +212,9 @@ public static partial class LlanaHost
 
         return database;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Skipping auth is set to true, you should maintain _llana_public_tables table for any WRITE permissions")]
+    private static partial void LogSkipAuth(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Llana listening on {Addresses} with database {Database}")]
     private static partial void LogListening(ILogger logger, string addresses, string database);

@@ -12,9 +12,27 @@ public enum AccessLevel
 }
 
 /// Who is asking. <see cref="UserId"/> is the identity-table key as a string (null for anonymous callers).
+/// An unauthenticated caller keeps the reason (<see cref="Failure"/>): a public table still answers it, any other
+/// table answers 401 with that text (spec §6.1).
 public sealed record Caller(string? UserId, bool Authenticated)
 {
+    public const string MissingToken = "Missing authorization token. Use either <Bearer> token header or accessToken cookie";
+
     public static readonly Caller Anonymous = new(null, false);
+
+    /// `SKIP_AUTH=true`: valid without a user.
+    public static readonly Caller SkipAuth = new(null, true);
+
+    /// The server acting for itself (e.g. `/auth/profile` reading the caller's own row): no rule applies.
+    internal static readonly Caller Internal = new(null, true) { IsInternal = true };
+
+    public string Failure { get; init; } = MissingToken;
+
+    internal bool IsInternal { get; private init; }
+
+    public static Caller User(string userId) => new(userId, true);
+
+    public static Caller Unauthenticated(string failure) => new(null, false) { Failure = failure };
 }
 
 /// The one place where authorization plugs into the table pipeline, for REST and realtime alike.

@@ -28,6 +28,11 @@ public sealed partial class LlanaOptions
 
     public bool SkipAuth { get; init; }
 
+    public AuthOptions Auth { get; init; } = new();
+
+    /// `DISABLE_WEBHOOKS=true`: no webhook tables.
+    public bool DisableWebhooks { get; init; }
+
     public TimeSpan SchemaCacheTtl { get; init; } = TimeSpan.FromHours(1);
 
     public string? Hosts { get; init; }
@@ -62,6 +67,8 @@ public sealed partial class LlanaOptions
             DefaultLimit = Integer(Get("DEFAULT_LIMIT"), "DEFAULT_LIMIT", 20, 1, 10_000),
             SoftDeleteColumn = soft,
             SkipAuth = config["SKIP_AUTH"] == "true",
+            Auth = AuthOptions.From(config),
+            DisableWebhooks = config["DISABLE_WEBHOOKS"] == "true",
             SchemaCacheTtl = Duration(Get("CACHE_TABLE_SCHEMA_TTL"), "CACHE_TABLE_SCHEMA_TTL", TimeSpan.FromHours(1)),
             Hosts = Get("HOSTS"),
             BaseUrlApp = Get("BASE_URL_APP"),

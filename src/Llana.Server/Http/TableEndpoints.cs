@@ -1,6 +1,7 @@
 using System.Text.Json;
-using Llana.Core.Auth;
+using Llana.Core.Options;
 using Llana.Core.Tables;
+using Llana.Server.Auth;
 using Microsoft.AspNetCore.WebUtilities;
 
 namespace Llana.Server.Http;
@@ -10,29 +11,37 @@ internal static class TableEndpoints
 {
     private static readonly JsonDocumentOptions BodyOptions = new() { MaxDepth = 64 };
 
-    public static void MapTableEndpoints(this WebApplication app)
+    public static void MapTableEndpoints(this WebApplication app, LlanaOptions options)
     {
         app.MapGet("/", (HttpContext c) => HttpErrors.WriteJsonAsync(c, 200, w => w.WriteString("version", "1.32.0")));
-        app.MapGet("/tables", (HttpContext c, TableService s) => Respond(c, s.ListTablesAsync(Request(c), c.RequestAborted)));
+
+        // Authentication only, no role or public-table check (spec §4.2).
+        app.MapGet("/tables", (HttpContext c, TableService s) => Request(c) is { Caller.Authenticated: false } r
+            ? HttpErrors.WriteErrorAsync(c, TableError.Unauthorized(r.Caller.Failure))
+            : Respond(c, s.ListTablesAsync(Request(c), c.RequestAborted)));
         app.MapGet("/{table}/schema", (HttpContext c, TableService s, string table) => Respond(c, s.SchemaAsync(table, Request(c), c.RequestAborted)));
         app.MapGet("/{table}", (HttpContext c, TableService s, string table) => Respond(c, s.ListAsync(table, Request(c), c.RequestAborted)));
         app.MapGet("/{table}/{id}", (HttpContext c, TableService s, string table, string id) => Respond(c, s.GetAsync(table, id, Request(c), c.RequestAborted)));
 
         app.MapPost("/{table}", (HttpContext c, TableService s, string table) =>
-            WithBody(c, json: true, body => s.CreateAsync(table, body, Request(c), c.RequestAborted)));
+            WithBody(c, json: true, BodyKey(options), body => s.CreateAsync(table, body, Request(c), c.RequestAborted)));
         app.MapMethods("/{table}", ["PUT", "PATCH"], (HttpContext c, TableService s, string table) =>
-            WithBody(c, json: false, body => s.UpdateAsync(table, null, body, Request(c), c.RequestAborted)));
+            WithBody(c, json: false, BodyKey(options), body => s.UpdateAsync(table, null, body, Request(c), c.RequestAborted)));
         app.MapMethods("/{table}/{id}", ["PUT", "PATCH"], (HttpContext c, TableService s, string table, string id) =>
-            WithBody(c, json: false, body => s.UpdateAsync(table, id, body, Request(c), c.RequestAborted)));
+            WithBody(c, json: false, BodyKey(options), body => s.UpdateAsync(table, id, body, Request(c), c.RequestAborted)));
         app.MapDelete("/{table}", (HttpContext c, TableService s, string table) =>
-            WithBody(c, json: false, body => s.DeleteAsync(table, null, body, Request(c), c.RequestAborted)));
+            WithBody(c, json: false, BodyKey(options), body => s.DeleteAsync(table, null, body, Request(c), c.RequestAborted)));
         app.MapDelete("/{table}/{id}", (HttpContext c, TableService s, string table, string id) =>
             Respond(c, s.DeleteAsync(table, id, default, Request(c), c.RequestAborted)));
 
         app.MapFallback(HttpErrors.WriteNotFoundAsync);
     }
 
-    private static TableRequest Request(HttpContext c)
+    /// The API-key property when keys travel in the body: a credential, not a column.
+    private static string? BodyKey(LlanaOptions options) =>
+        options.Auth.ApiKeyLocation == ApiKeyLocation.Body ? options.Auth.ApiKeyName : null;
+
+    public static TableRequest Request(HttpContext c)
     {
         var query = new List<KeyValuePair<string, string>>();
         foreach (var pair in new QueryStringEnumerable(c.Request.QueryString.Value))
@@ -41,13 +50,13 @@ internal static class TableEndpoints
         }
 
         var requestId = c.Request.Headers["x-request-id"].ToString();
-        return new TableRequest(Caller.Anonymous, query, requestId.Length > 0 ? requestId : null);
+        return new TableRequest(HttpAuthentication.CallerOf(c), query, requestId.Length > 0 ? requestId : null);
     }
 
     private static async Task Respond(HttpContext c, Task<TableResult> result) => await HttpErrors.WriteAsync(c, await result);
 
     /// Reads the JSON body; a malformed one is a 400 (JSON error for create, text otherwise, as the original).
-    private static async Task WithBody(HttpContext c, bool json, Func<JsonElement, Task<TableResult>> operation)
+    private static async Task WithBody(HttpContext c, bool json, string? apiKeyProperty, Func<JsonElement, Task<TableResult>> operation)
     {
         JsonDocument? document = null;
         try
@@ -55,6 +64,14 @@ internal static class TableEndpoints
             if (c.Request.ContentLength != 0)
             {
                 document = await JsonDocument.ParseAsync(c.Request.Body, BodyOptions, c.RequestAborted);
+            }
+
+            if (apiKeyProperty is not null && document?.RootElement is { ValueKind: JsonValueKind.Object } root && root.TryGetProperty(apiKeyProperty, out _))
+            {
+                var node = System.Text.Json.Nodes.JsonObject.Create(root)!;
+                node.Remove(apiKeyProperty);
+                document.Dispose();
+                document = JsonDocument.Parse(node.ToJsonString());
             }
         }
         catch (JsonException)

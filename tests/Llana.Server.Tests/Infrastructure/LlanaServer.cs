@@ -29,6 +29,18 @@ public sealed class LlanaServer : IAsyncDisposable
     public T Get<T>()
         where T : notnull => _app.Services.GetRequiredService<T>();
 
+    /// A client of its own (no shared cookies or headers) that sends <paramref name="bearer"/> when given.
+    public HttpClient Client(string? bearer = null)
+    {
+        var client = new HttpClient(new HttpClientHandler { UseCookies = false }) { BaseAddress = Address, Timeout = TimeSpan.FromSeconds(30) };
+        if (bearer is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", bearer);
+        }
+
+        return client;
+    }
+
     public static async Task<LlanaServer> StartAsync(string databaseUri, IReadOnlyDictionary<string, string?>? settings = null)
     {
         var all = new Dictionary<string, string?>
@@ -66,9 +78,15 @@ public sealed record Reply(int Status, string Text, HttpResponseMessage Message)
 
 public static class HttpExtensions
 {
-    public static async Task<Reply> Send(this HttpClient http, HttpMethod method, string url, object? body = null, string? rawBody = null)
+    public static async Task<Reply> Send(
+        this HttpClient http, HttpMethod method, string url, object? body = null, string? rawBody = null, IReadOnlyDictionary<string, string>? headers = null)
     {
         using var request = new HttpRequestMessage(method, url);
+        foreach (var (name, value) in headers ?? new Dictionary<string, string>())
+        {
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
+
         if (rawBody is not null)
         {
             request.Content = new StringContent(rawBody, Encoding.UTF8, "application/json");

@@ -1,0 +1,142 @@
+using System.Buffers.Text;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Llana.Core.Options;
+
+namespace Llana.Core.Auth;
+
+/// What a token carries: `sub` as a string (numbers formatted invariantly) and `email`.
+public sealed record TokenClaims(string Subject, string? Email);
+
+public enum TokenKind
+{
+    Access,
+    Refresh,
+}
+
+/// HS256 JSON Web Tokens, as jsonwebtoken signs them for Llana: `{"alg":"HS256","typ":"JWT"}`,
+/// claims `sub`, `email`, `iat`, `exp`. Only HS256 is accepted (no `none`, no other algorithm, no key from the
+/// header); access and refresh tokens are told apart by their keys.
+public sealed class JwtTokens(AuthOptions options, TimeProvider time)
+{
+    public const string Expired = "Access token expired";
+    public const string Failed = "Authentication Failed";
+
+    private static readonly byte[] Header = Encoding.UTF8.GetBytes(Base64Url.EncodeToString("{\"alg\":\"HS256\",\"typ\":\"JWT\"}"u8));
+
+    private readonly byte[] _accessKey = Encoding.UTF8.GetBytes(options.JwtKey);
+    private readonly byte[] _refreshKey = Encoding.UTF8.GetBytes(options.JwtRefreshKey);
+
+    public TimeSpan Lifetime(TokenKind kind) => kind == TokenKind.Access ? options.JwtExpiresIn : options.JwtRefreshExpiresIn;
+
+    /// <paramref name="subject"/> is written as a JSON number when it is one (int primary keys), else as a string.
+    public string Issue(object subject, string? email, TokenKind kind)
+    {
+        var now = time.GetUtcNow().ToUnixTimeSeconds();
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            switch (subject)
+            {
+                case long l:
+                    w.WriteNumber("sub", l);
+                    break;
+                case int i:
+                    w.WriteNumber("sub", i);
+                    break;
+                default:
+                    w.WriteString("sub", Changes.RowChange.Format(subject));
+                    break;
+            }
+
+            if (email is not null)
+            {
+                w.WriteString("email", email);
+            }
+
+            w.WriteNumber("iat", now);
+            w.WriteNumber("exp", now + (long)Lifetime(kind).TotalSeconds);
+            w.WriteEndObject();
+        }
+
+        var signingInput = Header.Concat("."u8.ToArray()).Concat(Encoding.UTF8.GetBytes(Base64Url.EncodeToString(buffer.ToArray()))).ToArray();
+        var signature = HMACSHA256.HashData(Key(kind), signingInput);
+        return Encoding.UTF8.GetString(signingInput) + "." + Base64Url.EncodeToString(signature);
+    }
+
+    /// The claims of a valid token, or the failure text (`Access token expired`, `Authentication Failed`).
+    public (TokenClaims? Claims, string? Error) Verify(string token, TokenKind kind)
+    {
+        var firstDot = token.IndexOf('.', StringComparison.Ordinal);
+        var lastDot = token.LastIndexOf('.');
+        if (firstDot <= 0 || lastDot == firstDot || lastDot == token.Length - 1 || token.Length > 8192)
+        {
+            return (null, Failed);
+        }
+
+        try
+        {
+            using var header = JsonDocument.Parse(Base64Url.DecodeFromChars(token.AsSpan(0, firstDot)));
+            if (header.RootElement.ValueKind != JsonValueKind.Object
+                || !header.RootElement.TryGetProperty("alg", out var alg) || alg.ValueKind != JsonValueKind.String || alg.GetString() != "HS256")
+            {
+                return (null, Failed);
+            }
+
+            var expected = HMACSHA256.HashData(Key(kind), Encoding.UTF8.GetBytes(token.AsSpan(0, lastDot).ToString()));
+            var given = Base64Url.DecodeFromChars(token.AsSpan(lastDot + 1));
+            if (!CryptographicOperations.FixedTimeEquals(expected, given))
+            {
+                return (null, Failed);
+            }
+
+            using var payload = JsonDocument.Parse(Base64Url.DecodeFromChars(token.AsSpan(firstDot + 1, lastDot - firstDot - 1)));
+            var root = payload.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                return (null, Failed);
+            }
+
+            var now = time.GetUtcNow().ToUnixTimeSeconds();
+            if (root.TryGetProperty("nbf", out var nbf) && (nbf.ValueKind != JsonValueKind.Number || nbf.GetDouble() > now))
+            {
+                return (null, Failed);
+            }
+
+            if (root.TryGetProperty("exp", out var exp))
+            {
+                if (exp.ValueKind != JsonValueKind.Number)
+                {
+                    return (null, Failed);
+                }
+
+                if (now >= exp.GetDouble())
+                {
+                    return (null, Expired);
+                }
+            }
+
+            var sub = root.TryGetProperty("sub", out var s) ? s.ValueKind switch
+            {
+                JsonValueKind.String => s.GetString(),
+                JsonValueKind.Number => s.GetRawText(),
+                _ => null,
+            } : null;
+            if (string.IsNullOrEmpty(sub))
+            {
+                return (null, Failed);
+            }
+
+            var email = root.TryGetProperty("email", out var e) && e.ValueKind == JsonValueKind.String ? e.GetString() : null;
+            return (new TokenClaims(sub, email), null);
+        }
+        catch (Exception e) when (e is FormatException or JsonException or ArgumentException)
+        {
+            return (null, Failed);
+        }
+    }
+
+    private byte[] Key(TokenKind kind) => kind == TokenKind.Access ? _accessKey : _refreshKey;
+}

@@ -1,0 +1,174 @@
+using System.Text.Json;
+using Llana.Core.Auth;
+using Llana.Core.Options;
+using Llana.Core.Tables;
+using Llana.Server.Http;
+
+namespace Llana.Server.Auth;
+
+/// `/auth/login`, `/auth/refresh`, `/auth/logout`, `/auth/profile` (spec §6.3–§6.6) with Llana's bodies, cookies
+/// and status codes.
+internal static class AuthEndpoints
+{
+    public const string LoginRateLimitPolicy = "login";
+
+    public static void MapAuthEndpoints(this WebApplication app, LlanaOptions options)
+    {
+        var login = app.MapPost("/auth/login", async (HttpContext c, AuthService auth) =>
+        {
+            var (username, password) = await CredentialsAsync(c.Request);
+            var (tokens, failure) = await auth.LoginAsync(username, password, c.RequestAborted);
+            if (tokens is null)
+            {
+                await (failure is null ? Unauthorized(c) : HttpErrors.WriteErrorAsync(c, TableError.Unauthorized(failure)));
+                return;
+            }
+
+            if (options.SkipAuth)
+            {
+                await HttpErrors.WriteJsonAsync(c, 400, w =>
+                {
+                    w.WriteString("message", "Authentication is disabled");
+                    w.WriteString("error", "Bad Request");
+                    w.WriteNumber("statusCode", 400);
+                });
+                return;
+            }
+
+            await IssueAsync(c, options, tokens);
+        });
+        if (options.Auth.LoginRateLimit > 0)
+        {
+            login.RequireRateLimiting(LoginRateLimitPolicy);
+        }
+
+        app.MapPost("/auth/refresh", async (HttpContext c, AuthService auth) =>
+        {
+            if (HttpAuthentication.LastCookie(c.Request, "refreshToken") is not { } refresh)
+            {
+                await HttpErrors.WriteErrorAsync(c, TableError.Unauthorized("No refresh token found"));
+                return;
+            }
+
+            if (await auth.RefreshAsync(refresh, c.RequestAborted) is not { } tokens)
+            {
+                await HttpErrors.WriteJsonAsync(c, 401, w =>
+                {
+                    w.WriteString("message", "Invalid refresh token");
+                    w.WriteString("error", "Unauthorized");
+                    w.WriteNumber("statusCode", 401);
+                });
+                return;
+            }
+
+            await IssueAsync(c, options, tokens);
+        });
+
+        app.MapPost("/auth/logout", async (HttpContext c) =>
+        {
+            if (!CookieDomainConfigured(c, options))
+            {
+                await HttpErrors.WriteJsonAsync(c, 500, w => Internal(w));
+                return;
+            }
+
+            var cookie = CookieOptions(options, TimeSpan.Zero);
+            c.Response.Cookies.Delete("accessToken", cookie);
+            c.Response.Cookies.Delete("refreshToken", cookie);
+            await HttpErrors.WriteJsonAsync(c, 201, w => w.WriteBoolean("success", true));
+        });
+
+        app.MapGet("/auth/profile", async (HttpContext c, AuthService auth) =>
+        {
+            if (options.SkipAuth)
+            {
+                await HttpErrors.WriteJsonAsync(c, 400, w =>
+                {
+                    w.WriteString("message", "Authentication is disabled");
+                    w.WriteString("error", "Bad Request");
+                    w.WriteNumber("statusCode", 400);
+                });
+                return;
+            }
+
+            await HttpErrors.WriteAsync(c, await auth.ProfileAsync(HttpAuthentication.CallerOf(c), TableEndpoints.Request(c), c.RequestAborted));
+        });
+    }
+
+    private static async Task IssueAsync(HttpContext c, LlanaOptions options, TokenPair tokens)
+    {
+        if (!CookieDomainConfigured(c, options))
+        {
+            await HttpErrors.WriteJsonAsync(c, 500, w => Internal(w));
+            return;
+        }
+
+        c.Response.Cookies.Append("accessToken", tokens.AccessToken, CookieOptions(options, tokens.AccessLifetime));
+        c.Response.Cookies.Append("refreshToken", tokens.RefreshToken, CookieOptions(options, tokens.RefreshLifetime));
+        c.Response.Headers.CacheControl = "no-store";
+        await HttpErrors.WriteJsonAsync(c, 200, w =>
+        {
+            w.WriteString("access_token", tokens.AccessToken);
+            w.WriteNumber("expires_in", (long)tokens.AccessLifetime.TotalSeconds);
+            w.WriteNumber("refresh_token_expires_in", (long)tokens.RefreshLifetime.TotalSeconds);
+        });
+    }
+
+    // In production the original refuses to set cookies without a domain to scope them to (spec §6.3).
+    private static bool CookieDomainConfigured(HttpContext c, LlanaOptions options) =>
+        !options.IsProduction || options.Auth.CookiesDomain is not null || options.Auth.BaseUrlApi is not null;
+
+    private static void Internal(Utf8JsonWriter w)
+    {
+        w.WriteNumber("statusCode", 500);
+        w.WriteString("message", "Internal server error");
+    }
+
+    private static CookieOptions CookieOptions(LlanaOptions options, TimeSpan lifetime) => new()
+    {
+        HttpOnly = true,
+        Secure = true,
+        SameSite = SameSiteMode.None,
+        Path = "/",
+        Domain = options.Auth.CookiesDomain,
+        MaxAge = lifetime > TimeSpan.Zero ? lifetime : null,
+        Expires = lifetime > TimeSpan.Zero ? DateTimeOffset.UtcNow + lifetime : null,
+    };
+
+    private static Task Unauthorized(HttpContext c) => HttpErrors.WriteJsonAsync(c, 401, w =>
+    {
+        w.WriteString("message", "Unauthorized");
+        w.WriteNumber("statusCode", 401);
+    });
+
+    /// `{"username","password"}` as JSON or a form; anything else is no credentials.
+    private static async Task<(string? Username, string? Password)> CredentialsAsync(HttpRequest request)
+    {
+        try
+        {
+            if (request.HasFormContentType)
+            {
+                var form = await request.ReadFormAsync();
+                return (form["username"].LastOrDefault(), form["password"].LastOrDefault());
+            }
+
+            if (request.ContentLength is 0)
+            {
+                return (null, null);
+            }
+
+            using var document = await JsonDocument.ParseAsync(request.Body);
+            var root = document.RootElement;
+            return root.ValueKind != JsonValueKind.Object
+                ? (null, null)
+                : (String(root, "username"), String(root, "password"));
+        }
+        catch (Exception e) when (e is JsonException or InvalidDataException or BadHttpRequestException)
+        {
+            return (null, null);
+        }
+
+        static string? String(JsonElement root, string name) =>
+            root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+    }
+}

@@ -36,6 +36,11 @@ internal static class SocketCodec
             return "unknown packet type";
         }
 
+        if (!System.Text.Unicode.Utf8.IsValid(text))
+        {
+            return "invalid UTF-8";
+        }
+
         var type = (SocketPacketType)(text[0] - '0');
         var i = 1;
         var attachments = 0;

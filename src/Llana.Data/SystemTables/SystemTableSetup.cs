@@ -57,6 +57,13 @@ public static class SystemTableSetup
 
         var created = await CreateAsync(connection, tx, kind, settings, ct);
         await tx.CommitAsync(ct);
+        if (connection is Npgsql.NpgsqlConnection pg)
+        {
+            // The data source learnt the database's types on its first connection; enum types made since (ours, or
+            // the demo's) must be loaded before rows using them can be read.
+            await pg.ReloadTypesAsync(ct);
+        }
+
         return created;
     }
 

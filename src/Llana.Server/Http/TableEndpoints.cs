@@ -70,8 +70,9 @@ internal static class TableEndpoints
             {
                 var node = System.Text.Json.Nodes.JsonObject.Create(root)!;
                 node.Remove(apiKeyProperty);
+                var stripped = node.ToJsonString();
                 document.Dispose();
-                document = JsonDocument.Parse(node.ToJsonString());
+                document = JsonDocument.Parse(stripped);
             }
         }
         catch (JsonException)

@@ -1,0 +1,38 @@
+using System.Security.Cryptography;
+using System.Text;
+using Llana.Core.Auth;
+
+namespace Llana.Server.Tests.Infrastructure;
+
+/// Tokens and users for the auth suites: the demo's ADMIN (id 1) and USER (id 2), tokens minted with the server's
+/// own keys (as Llana's tests sign `{sub}` with JWT_KEY), and hand-made tokens for attacks.
+public static class AuthHelpers
+{
+    public const string AdminEmail = "test@test.com";
+    public const string UserEmail = "user@test.com";
+    public const string DemoPassword = "test";
+    public const string AdminApiKey = "Ex@mp1eS$Cu7eAp!K3y";
+    public const string UserApiKey = "Us3r-Ap1-K3y-2b7e-Demo";
+    public const string DefaultJwtKey = "S$3cr3tK3y";
+
+    public static string Token(this LlanaServer server, long userId, string? email = null) =>
+        server.Get<JwtTokens>().Issue(userId, email, TokenKind.Access);
+
+    public static HttpClient Admin(this LlanaServer server) => server.Client(server.Token(1, AdminEmail));
+
+    public static HttpClient User(this LlanaServer server) => server.Client(server.Token(2, UserEmail));
+
+    public static string Base64Url(string json) => Base64Url(Encoding.UTF8.GetBytes(json));
+
+    public static string Base64Url(byte[] data) => Convert.ToBase64String(data).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    /// A token with any header and payload, signed with HMAC-SHA256 under <paramref name="key"/> (or unsigned).
+    public static string Craft(string headerJson, string payloadJson, string? key)
+    {
+        var input = Base64Url(headerJson) + "." + Base64Url(payloadJson);
+        var signature = key is null ? "" : Base64Url(HMACSHA256.HashData(Encoding.UTF8.GetBytes(key), Encoding.UTF8.GetBytes(input)));
+        return input + "." + signature;
+    }
+
+    public static long Now => DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+}

@@ -82,7 +82,19 @@ public sealed record DatabaseUri(DatabaseKind Kind, string ConnectionString, str
 
         if (kind == DatabaseKind.Postgres)
         {
-            var b = new NpgsqlConnectionStringBuilder { Host = uri.Host, Port = port, Database = database, Username = user, Password = password };
+            // Llana keeps no session state (no SET, LISTEN or temp tables), so a pooled connection needs no
+            // DISCARD ALL on reuse, and its prepared statements survive: about twice the throughput on short queries.
+            // Query parameters in the URI still override both.
+            var b = new NpgsqlConnectionStringBuilder
+            {
+                Host = uri.Host,
+                Port = port,
+                Database = database,
+                Username = user,
+                Password = password,
+                NoResetOnClose = true,
+                MaxAutoPrepare = 20,
+            };
             foreach (string? key in extra)
             {
                 if (key is not null)

@@ -10,6 +10,7 @@ using Llana.Data.SystemTables;
 using Llana.Server.Auth;
 using Llana.Server.Http;
 using Llana.Server.Realtime;
+using Llana.SocketIO;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Configuration.Memory;
@@ -103,6 +104,10 @@ public static partial class LlanaHost
                 : new HashSet<string>(StringComparer.Ordinal),
         });
         builder.Services.AddLlanaCluster(builder.Configuration);
+        var realtime = RealtimeOptions.From(builder.Configuration);
+        builder.Services.AddSingleton(realtime);
+        builder.Services.AddSocketIO(o => o.ConnectionStateRecovery = new() { MaxDisconnectionDuration = realtime.RecoveryWindow });
+        builder.Services.AddHostedService<RealtimeGateway>();
         builder.Services.AddCors();
         builder.Services.AddRouting();
         builder.Services.AddRateLimiter(limiter =>
@@ -142,7 +147,7 @@ public static partial class LlanaHost
             context.Response.Headers["X-Robots-Tag"] = "noindex, nofollow";
             return next(context);
         });
-        app.UseHostCheck(options, logger);
+        app.UseHostCheck(options, logger, app.Services.GetRequiredService<SocketIOServer>().Options.Path.TrimEnd('/'));
         app.UseCors(policy =>
         {
             if (options.BaseUrlApp is { } origin)
@@ -159,6 +164,7 @@ public static partial class LlanaHost
         app.UseRateLimiter();
         app.UseLlanaAuthentication(options);
         app.MapAuthEndpoints(options);
+        app.MapSocketIO();
         app.MapTableEndpoints(options);
 
         if (options.SkipAuth)

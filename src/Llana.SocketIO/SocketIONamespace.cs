@@ -325,6 +325,9 @@ public sealed class BroadcastOperator
     /// <summary>Excludes a room or a socket id.</summary>
     public BroadcastOperator Except(string room) => new(_namespace, _rooms, [.. _except, room]);
 
+    /// <summary>Excludes several rooms at once (for example the ids of sockets that may not receive a packet).</summary>
+    public BroadcastOperator Except(IEnumerable<string> rooms) => new(_namespace, _rooms, [.. _except, .. rooms]);
+
     /// <summary>Encodes the event once and writes it to every target.</summary>
     public void Emit(string eventName, params object?[] args) => Send(_namespace.Encode(eventName, args));
 

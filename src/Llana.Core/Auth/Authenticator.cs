@@ -66,7 +66,7 @@ public sealed partial class Authenticator : IDisposable
         }
 
         var (claims, error) = _tokens.Verify(accessToken, TokenKind.Access);
-        return claims is null ? Caller.Unauthenticated(error!) : Caller.User(claims.Subject);
+        return claims is null ? Caller.Unauthenticated(error!) : Caller.User(claims.Subject) with { ExpiresAt = claims.ExpiresAt };
     }
 
     /// The user id owning <paramref name="apiKey"/> through `AUTH_USER_API_KEY_FIELD` (`UserApiKey.apiKey`), or null.

@@ -28,6 +28,9 @@ public sealed record Caller(string? UserId, bool Authenticated)
 
     public string Failure { get; init; } = MissingToken;
 
+    /// When the access token this caller was built from expires (null for API keys and anonymous callers).
+    public DateTimeOffset? ExpiresAt { get; init; }
+
     internal bool IsInternal { get; private init; }
 
     public static Caller User(string userId) => new(userId, true);

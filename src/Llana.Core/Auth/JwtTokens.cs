@@ -7,7 +7,10 @@ using Llana.Core.Options;
 namespace Llana.Core.Auth;
 
 /// What a token carries: `sub` as a string (numbers formatted invariantly) and `email`.
-public sealed record TokenClaims(string Subject, string? Email);
+public sealed record TokenClaims(string Subject, string? Email)
+{
+    public DateTimeOffset? ExpiresAt { get; init; }
+}
 
 public enum TokenKind
 {
@@ -130,7 +133,8 @@ public sealed class JwtTokens(AuthOptions options, TimeProvider time)
             }
 
             var email = root.TryGetProperty("email", out var e) && e.ValueKind == JsonValueKind.String ? e.GetString() : null;
-            return (new TokenClaims(sub, email), null);
+            var expiresAt = root.TryGetProperty("exp", out var x) ? DateTimeOffset.FromUnixTimeMilliseconds((long)(x.GetDouble() * 1000)) : (DateTimeOffset?)null;
+            return (new TokenClaims(sub, email) { ExpiresAt = expiresAt }, null);
         }
         catch (Exception e) when (e is FormatException or JsonException or ArgumentException)
         {

@@ -9,39 +9,57 @@ namespace Llana.Server.Auth;
 /// in test an allow-list containing `localhost` lets everyone in.
 internal static partial class HostCheck
 {
-    public static void UseHostCheck(this WebApplication app, LlanaOptions options, ILogger logger)
+    public static void UseHostCheck(this WebApplication app, LlanaOptions options, ILogger logger, PathString socketPath)
     {
-        if (options.Hosts is null)
-        {
-            return;
-        }
-
-        var allowed = options.Hosts.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
-        if (allowed.Count == 0)
+        if (AllowList(options) is not { } allowed)
         {
             return;
         }
 
         app.Use((context, next) =>
         {
-            var headers = context.Request.Headers;
-            var client = headers["x-real-ip"].ToString() is { Length: > 0 } real ? real : headers["x-forwarded-for"].ToString();
-            if (client.Length > 0 && allowed.Contains(client))
+            // Socket.IO judges the peer address of its handshake instead (spec §10.2).
+            if (context.Request.Path.StartsWithSegments(socketPath))
             {
                 return next(context);
             }
 
-            switch (options.NodeEnv)
-            {
-                case "development":
-                    LogNotApproved(logger);
-                    return next(context);
-                case "test" when allowed.Contains("localhost"):
-                    return next(context);
-                default:
-                    return HttpErrors.WriteErrorAsync(context, new TableError(403, "Forbidden"));
-            }
+            var headers = context.Request.Headers;
+            var client = headers["x-real-ip"].ToString() is { Length: > 0 } real ? real : headers["x-forwarded-for"].ToString();
+            return Allows(options, allowed, client, logger)
+                ? next(context)
+                : HttpErrors.WriteErrorAsync(context, new TableError(403, "Forbidden"));
         });
+    }
+
+    /// The decision for one client address (HTTP: the proxy headers; Socket.IO: the handshake's peer address).
+    public static bool Allows(LlanaOptions options, string? client, ILogger logger) =>
+        AllowList(options) is not { } allowed || Allows(options, allowed, client, logger);
+
+    private static bool Allows(LlanaOptions options, HashSet<string> allowed, string? client, ILogger logger)
+    {
+        if (!string.IsNullOrEmpty(client) && (allowed.Contains(client)
+            || (client.StartsWith("::ffff:", StringComparison.Ordinal) && allowed.Contains(client[7..]))))
+        {
+            return true;
+        }
+
+        switch (options.NodeEnv)
+        {
+            case "development":
+                LogNotApproved(logger);
+                return true;
+            case "test" when allowed.Contains("localhost"):
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private static HashSet<string>? AllowList(LlanaOptions options)
+    {
+        var allowed = options.Hosts?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
+        return allowed is { Count: > 0 } ? allowed : null;
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Host not in approved list, skipping forbidden response as in dev mode")]

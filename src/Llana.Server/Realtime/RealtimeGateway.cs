@@ -1,0 +1,328 @@
+using System.Text.Json;
+using System.Threading.Channels;
+using Llana.Core.Auth;
+using Llana.Core.Changes;
+using Llana.Core.Options;
+using Llana.Core.Tables;
+using Llana.Data.Json;
+using Llana.Data.Schema;
+using Llana.Server.Auth;
+using Llana.SocketIO;
+
+namespace Llana.Server.Realtime;
+
+/// Llana's realtime channel (spec §10): a socket subscribes to one or more tables in its handshake and receives,
+/// for every committed change it may read, an event named after the table with `{type, [primary key]: "id"}` (plus the
+/// row, filtered by its allowed fields, when it asked for rows). Every node delivers the changes of its own
+/// change feed (local writes and, with Redis, other nodes' writes) to its own sockets, deciding per socket with
+/// the shared permission evaluator and no database read. One dispatcher keeps commit order; each distinct payload
+/// is encoded once and broadcast to the sockets that may see it, so connection state recovery can replay it.
+internal sealed partial class RealtimeGateway(
+    SocketIOServer io,
+    IChangeFeed feed,
+    SchemaCatalog catalog,
+    Authenticator authenticator,
+    IAccessPolicy policy,
+    LlanaOptions options,
+    RealtimeOptions realtime,
+    ILogger<RealtimeGateway> logger) : IHostedService
+{
+    public const string NoTable = "No Table Provided In Headers[x-llana-table]";
+    private const string TableRoom = "t:";
+    private const string RowsRoom = "r:";
+
+    private readonly Channel<RowChange> _changes = Channel.CreateUnbounded<RowChange>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource _stopping = new();
+    private SocketIONamespace _sockets = null!;
+    private IDisposable? _subscription;
+    private Task _dispatcher = Task.CompletedTask;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _sockets = io.Of("/");
+        _sockets.Use(ConnectAsync);
+        _sockets.OnConnection(OnConnection);
+
+        // The feed calls back under its lock, in offset order: hand over and return at once.
+        _subscription = feed.Subscribe(change => _changes.Writer.TryWrite(change));
+        _dispatcher = DispatchLoopAsync(_stopping.Token);
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _subscription?.Dispose();
+        _changes.Writer.TryComplete();
+        await _stopping.CancelAsync();
+        try
+        {
+            await _dispatcher;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        _stopping.Dispose();
+    }
+
+    private async ValueTask ConnectAsync(ConnectContext context)
+    {
+        if (context.Recovered && context.Data is SocketState)
+        {
+            return;
+        }
+
+        var names = TableNames(context);
+        if (names.Count == 0)
+        {
+            context.Reject(NoTable);
+            return;
+        }
+
+        if (!HostCheck.Allows(options, context.RemoteAddress?.ToString(), logger))
+        {
+            context.Reject("Forbidden");
+            return;
+        }
+
+        var tables = new List<TableSchema>(names.Count);
+        foreach (var name in names)
+        {
+            if (await catalog.FindAsync(name, CancellationToken.None) is not { } table)
+            {
+                context.Reject($"Error processing schema for {name}");
+                return;
+            }
+
+            tables.Add(table);
+        }
+
+        var token = AccessToken(context);
+        var caller = await authenticator.AuthenticateAsync(token, ApiKey(context), CancellationToken.None);
+        if (!caller.Authenticated)
+        {
+            // Without a valid credential a socket may only subscribe to tables that are public for READ.
+            foreach (var table in tables)
+            {
+                var decision = await policy.DecideAsync(caller, table, AccessLevel.Read, null, CancellationToken.None);
+                if (!decision.Allowed)
+                {
+                    context.Reject(caller.Failure);
+                    return;
+                }
+            }
+        }
+
+        context.Data = new SocketState(caller, tables.Select(t => t.Table).ToArray(), WantsRows(context), caller.ExpiresAt);
+    }
+
+    private void OnConnection(SocketIOSocket socket)
+    {
+        if (socket.Data is not SocketState state)
+        {
+            socket.Disconnect(close: true);
+            return;
+        }
+
+        foreach (var table in state.Tables)
+        {
+            socket.Join((state.Rows ? RowsRoom : TableRoom) + table);
+        }
+
+        // Client-to-server messages are not part of the contract: answer acks with an error, ignore the rest.
+        socket.OnAny(e =>
+        {
+            if (e.HasAck)
+            {
+                e.Ack(new { error = "Client to server messages are not supported." });
+            }
+
+            return ValueTask.CompletedTask;
+        });
+
+        if (realtime.DisconnectOnTokenExpiry && state.ExpiresAt is { } expires)
+        {
+            // Closing the transport (not a namespace disconnect) makes the client reconnect, with a fresh token.
+            var due = expires - DateTimeOffset.UtcNow;
+            var timer = new Timer(_ => socket.Disconnect(close: true), null, due < TimeSpan.Zero ? TimeSpan.Zero : due, Timeout.InfiniteTimeSpan);
+            socket.OnDisconnect(_ => timer.Dispose());
+        }
+    }
+
+    private async Task DispatchLoopAsync(CancellationToken ct)
+    {
+        await foreach (var change in _changes.Reader.ReadAllAsync(ct))
+        {
+            try
+            {
+                await DispatchAsync(change, ct);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogDispatchFailed(logger, change.TableName, e);
+            }
+        }
+    }
+
+    private async ValueTask DispatchAsync(RowChange change, CancellationToken ct)
+    {
+        var idsRoom = TableRoom + change.TableName;
+        var rowsRoom = RowsRoom + change.TableName;
+        var idsTargets = _sockets.To(idsRoom).FetchSockets();
+        var rowsTargets = _sockets.To(rowsRoom).FetchSockets();
+        if (idsTargets.Count + rowsTargets.Count == 0)
+        {
+            return;
+        }
+
+        Func<string, object?> row = column => change[column];
+        if (idsTargets.Count > 0)
+        {
+            var denied = new List<string>();
+            foreach (var socket in idsTargets)
+            {
+                if (await AllowedAsync(socket, change, row, ct) is null)
+                {
+                    denied.Add(socket.Id);
+                }
+            }
+
+            if (denied.Count < idsTargets.Count)
+            {
+                _sockets.To(idsRoom).Except(denied).Send(_sockets.Encode(change.TableName, Payload(change, withRow: false, null)));
+            }
+        }
+
+        if (rowsTargets.Count > 0)
+        {
+            // One payload per distinct allowed-fields set; each is broadcast once to the sockets that share it.
+            var groups = new Dictionary<string, (IReadOnlySet<string>? Fields, List<string> Sockets)>(StringComparer.Ordinal);
+            foreach (var socket in rowsTargets)
+            {
+                if (await AllowedAsync(socket, change, row, ct) is { } decision)
+                {
+                    var key = decision.AllowedFields is null ? "*" : string.Join(",", decision.AllowedFields.Order(StringComparer.Ordinal));
+                    if (!groups.TryGetValue(key, out var group))
+                    {
+                        groups[key] = group = (decision.AllowedFields, []);
+                    }
+
+                    group.Sockets.Add(socket.Id);
+                }
+            }
+
+            foreach (var (_, (fields, members)) in groups)
+            {
+                var others = rowsTargets.Select(s => s.Id).Except(members).ToList();
+                _sockets.To(rowsRoom).Except(others).Send(_sockets.Encode(change.TableName, Payload(change, withRow: true, fields)));
+            }
+        }
+    }
+
+    /// The socket's READ decision for this row, or null when it may not see it.
+    private async ValueTask<AccessDecision?> AllowedAsync(SocketIOSocket socket, RowChange change, Func<string, object?> row, CancellationToken ct)
+    {
+        if (socket.Data is not SocketState state)
+        {
+            return null;
+        }
+
+        var decision = await policy.DecideAsync(state.Caller, change.Table, AccessLevel.Read, null, ct);
+        if (!decision.Allowed)
+        {
+            return null;
+        }
+
+        // Own records: judged on the row (before the write, for a delete); a key-only row cannot be judged.
+        return decision.Owner is { } owner && (change.Partial || !owner.Matches(row)) ? null : decision;
+    }
+
+    private static JsonElement Payload(RowChange change, bool withRow, IReadOnlySet<string>? fields)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(128);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("type", change.Kind switch { ChangeKind.Insert => "INSERT", ChangeKind.Update => "UPDATE", _ => "DELETE" });
+            if (change.PrimaryKey is { } pk)
+            {
+                w.WriteString(pk, change.Id);
+            }
+
+            if (withRow)
+            {
+                w.WriteStartObject("row");
+                for (var i = 0; i < change.Table.Columns.Count; i++)
+                {
+                    var column = change.Table.Columns[i].Field;
+                    if (fields?.Contains(column) != false)
+                    {
+                        w.WritePropertyName(column);
+                        JsonValues.Write(w, change.Row[i]);
+                    }
+                }
+
+                w.WriteEndObject();
+            }
+
+            w.WriteEndObject();
+        }
+
+        return JsonDocument.Parse(buffer.WrittenMemory).RootElement.Clone();
+    }
+
+    private static List<string> TableNames(ConnectContext context)
+    {
+        var raw = context.Auth.ValueKind == JsonValueKind.Object && context.Auth.TryGetProperty("x-llana-table", out var t) && t.ValueKind != JsonValueKind.Null
+            ? (t.ValueKind == JsonValueKind.String ? t.GetString() : t.ToString())
+            : context.Headers["x-llana-table"].ToString();
+        return (raw ?? string.Empty).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Distinct(StringComparer.Ordinal).ToList();
+    }
+
+    private static string? AccessToken(ConnectContext context)
+    {
+        if (context.Headers.Authorization.ToString() is { } header && header.StartsWith("Bearer ", StringComparison.Ordinal))
+        {
+            return header[7..];
+        }
+
+        if (context.Auth.ValueKind == JsonValueKind.Object && context.Auth.TryGetProperty("token", out var token) && token.ValueKind == JsonValueKind.String)
+        {
+            var value = token.GetString()!;
+            return value.StartsWith("Bearer ", StringComparison.Ordinal) ? value[7..] : value;
+        }
+
+        return context.Cookies.TryGetValue("accessToken", out var cookie) ? cookie : null;
+    }
+
+    private string? ApiKey(ConnectContext context)
+    {
+        var name = options.Auth.ApiKeyName;
+        if (context.Auth.ValueKind == JsonValueKind.Object && context.Auth.TryGetProperty(name, out var key) && key.ValueKind == JsonValueKind.String)
+        {
+            return key.GetString();
+        }
+
+        return context.Headers[name].ToString() is { Length: > 0 } header ? header : context.Query[name].ToString() is { Length: > 0 } query ? query : null;
+    }
+
+    /// Rows are opt-in: `auth: {"x-llana-rows": true}` or the header `x-llana-rows: true`.
+    private static bool WantsRows(ConnectContext context) =>
+        (context.Auth.ValueKind == JsonValueKind.Object && context.Auth.TryGetProperty("x-llana-rows", out var rows)
+            && (rows.ValueKind == JsonValueKind.True || (rows.ValueKind == JsonValueKind.String && rows.GetString() == "true")))
+        || context.Headers["x-llana-rows"].ToString() == "true";
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Realtime dispatch failed for a change of {Table}")]
+    private static partial void LogDispatchFailed(ILogger logger, string table, Exception exception);
+
+    /// What the handshake established; restored as is when a connection is recovered.
+    private sealed record SocketState(Caller Caller, string[] Tables, bool Rows, DateTimeOffset? ExpiresAt);
+}
+
+/// Realtime settings beyond Llana's: `WS_DISCONNECT_ON_TOKEN_EXPIRY` (default true), `WS_RECOVERY_WINDOW` (default 2m).
+internal sealed record RealtimeOptions(bool DisconnectOnTokenExpiry, TimeSpan RecoveryWindow)
+{
+    public static RealtimeOptions From(IConfiguration config) => new(
+        config["WS_DISCONNECT_ON_TOKEN_EXPIRY"] != "false",
+        LlanaOptions.Duration(config["WS_RECOVERY_WINDOW"] is { Length: > 0 } w ? w : null, "WS_RECOVERY_WINDOW", TimeSpan.FromMinutes(2)));
+}

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Llana.Core.Changes;
 using Llana.Core.Options;
 using Llana.Core.Tables;
@@ -44,8 +45,27 @@ public sealed class AuthService(Database database, SchemaCatalog catalog, LlanaO
             return (null, null);
         }
 
-        var rows = await SelectUsersAsync(users, usernameColumn, key, ct);
+        List<object?[]> rows;
+        try
+        {
+            rows = await SelectUsersAsync(users, usernameColumn, key, ct);
+        }
+        catch (DbException)
+        {
+            // Text the database cannot even compare (e.g. NUL in PostgreSQL) names no user.
+            passwords.Verify(password, null);
+            return (null, null);
+        }
+
         var row = rows.Count == 1 ? TableService.RowLookup(users.Columns, rows[0]) : null;
+
+        // Collations may match more than the text (MariaDB ignores NUL and trailing spaces): only the name itself,
+        // up to case, signs in.
+        if (row is not null && !string.Equals(RowChange.Format(row(usernameColumn.Field)), username, StringComparison.OrdinalIgnoreCase))
+        {
+            row = null;
+        }
+
         if (!passwords.Verify(password, row?.Invoke(passwordColumn.Field) as string) || row is null)
         {
             return (null, null);
@@ -73,7 +93,16 @@ public sealed class AuthService(Database database, SchemaCatalog catalog, LlanaO
             return null;
         }
 
-        var rows = await SelectUsersAsync(users, id, key, ct);
+        List<object?[]> rows;
+        try
+        {
+            rows = await SelectUsersAsync(users, id, key, ct);
+        }
+        catch (DbException)
+        {
+            return null;
+        }
+
         return rows.Count == 1 ? Issue(users, TableService.RowLookup(users.Columns, rows[0])).Tokens : null;
     }
 

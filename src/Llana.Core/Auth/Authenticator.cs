@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Data.Common;
 using System.Security.Cryptography;
 using System.Text;
 using Llana.Core.Changes;
@@ -84,7 +85,17 @@ public sealed partial class Authenticator : IDisposable
             return cached.UserId;
         }
 
-        var userId = await LookUpAsync(apiKey, ct);
+        string? userId;
+        try
+        {
+            userId = await LookUpAsync(apiKey, ct);
+        }
+        catch (DbException)
+        {
+            // Text the database cannot compare is no key; not cached, as the failure may be passing.
+            return null;
+        }
+
         if (_apiKeys.Count >= MaxCachedKeys)
         {
             _apiKeys.Clear();

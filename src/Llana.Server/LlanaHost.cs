@@ -106,7 +106,7 @@ public static partial class LlanaHost
         builder.Services.AddLlanaCluster(builder.Configuration);
         var realtime = RealtimeOptions.From(builder.Configuration);
         builder.Services.AddSingleton(realtime);
-        builder.Services.AddSocketIO(o => o.ConnectionStateRecovery = new() { MaxDisconnectionDuration = realtime.RecoveryWindow });
+        builder.Services.AddSocketIO(o => o.ConnectionStateRecovery = new() { MaxDisconnectionDuration = realtime.RecoveryWindow, SkipMiddlewares = false });
         builder.Services.AddHostedService<RealtimeGateway>();
         builder.Services.AddCors();
         builder.Services.AddRouting();

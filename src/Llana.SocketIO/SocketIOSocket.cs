@@ -222,6 +222,13 @@ public sealed class SocketIOSocket
         OnClose("server namespace disconnect");
     }
 
+    /// <summary>
+    /// Closes this client's Engine.IO connection without a DISCONNECT packet, as Node's <c>socket.conn.close()</c>:
+    /// the client sees a transport close and reconnects by itself (re-running its <c>auth</c> callback), and the
+    /// session is kept for connection state recovery.
+    /// </summary>
+    public void CloseTransport() => _client.Session.Close("forced close");
+
     internal void SendAck(long id, object?[] args)
     {
         var packet = PacketWriter.Encode(SocketPacketType.Ack, Namespace.Name, null, args, id, Namespace.Server.Options.JsonSerializerOptions);

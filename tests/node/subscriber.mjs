@@ -4,6 +4,7 @@
 //   commands: {"cmd":"close-transport"} forces the transport closed (the client reconnects and tries recovery)
 //             {"cmd":"emit","args":[...],"ack":true}  emits to the server
 //             {"cmd":"auth","auth":{...}}              replaces the auth used on the next (re)connect
+//             {"cmd":"connect"}                         connects again (after a refused handshake the client waits)
 //             {"cmd":"exit"}
 import { io } from "socket.io-client";
 import readline from "node:readline";
@@ -39,6 +40,9 @@ readline.createInterface({ input: process.stdin }).on("line", async (line) => {
       break;
     case "auth":
       socket.auth = command.auth;
+      break;
+    case "connect":
+      socket.connect();
       break;
     case "exit":
       socket.close();

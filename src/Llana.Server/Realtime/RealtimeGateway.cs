@@ -33,6 +33,7 @@ internal sealed partial class RealtimeGateway(
 
     private readonly Channel<RowChange> _changes = Channel.CreateUnbounded<RowChange>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stopping = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (SocketState State, DateTimeOffset Until)> _dormant = new(StringComparer.Ordinal);
     private SocketIONamespace _sockets = null!;
     private IDisposable? _subscription;
     private Task _dispatcher = Task.CompletedTask;
@@ -65,13 +66,9 @@ internal sealed partial class RealtimeGateway(
         _stopping.Dispose();
     }
 
+    // Runs for recovered sessions too (SkipMiddlewares is off): recovery never bypasses authentication.
     private async ValueTask ConnectAsync(ConnectContext context)
     {
-        if (context.Recovered && context.Data is SocketState)
-        {
-            return;
-        }
-
         var names = TableNames(context);
         if (names.Count == 0)
         {
@@ -129,6 +126,16 @@ internal sealed partial class RealtimeGateway(
             socket.Join((state.Rows ? RowsRoom : TableRoom) + table);
         }
 
+        _dormant.TryRemove(socket.Id, out _);
+        socket.OnDisconnect(reason =>
+        {
+            // A socket that dropped (rather than left) may come back with recovery: keep judging changes for it.
+            if (reason is not ("client namespace disconnect" or "server namespace disconnect"))
+            {
+                _dormant[socket.Id] = (state, DateTimeOffset.UtcNow + realtime.RecoveryWindow);
+            }
+        });
+
         // Client-to-server messages are not part of the contract: answer acks with an error, ignore the rest.
         socket.OnAny(e =>
         {
@@ -144,7 +151,7 @@ internal sealed partial class RealtimeGateway(
         {
             // Closing the transport (not a namespace disconnect) makes the client reconnect, with a fresh token.
             var due = expires - DateTimeOffset.UtcNow;
-            var timer = new Timer(_ => socket.Disconnect(close: true), null, due < TimeSpan.Zero ? TimeSpan.Zero : due, Timeout.InfiniteTimeSpan);
+            var timer = new Timer(_ => socket.CloseTransport(), null, due < TimeSpan.Zero ? TimeSpan.Zero : due, Timeout.InfiniteTimeSpan);
             socket.OnDisconnect(_ => timer.Dispose());
         }
     }
@@ -168,65 +175,87 @@ internal sealed partial class RealtimeGateway(
     {
         var idsRoom = TableRoom + change.TableName;
         var rowsRoom = RowsRoom + change.TableName;
-        var idsTargets = _sockets.To(idsRoom).FetchSockets();
-        var rowsTargets = _sockets.To(rowsRoom).FetchSockets();
-        if (idsTargets.Count + rowsTargets.Count == 0)
-        {
-            return;
-        }
-
+        var ids = Audience(idsRoom, change.TableName, rows: false);
+        var rows = Audience(rowsRoom, change.TableName, rows: true);
         Func<string, object?> row = column => change[column];
-        if (idsTargets.Count > 0)
+        if (ids.Count > 0)
         {
             var denied = new List<string>();
-            foreach (var socket in idsTargets)
+            foreach (var (id, state) in ids)
             {
-                if (await AllowedAsync(socket, change, row, ct) is null)
+                if (await DecideAsync(state, change, row, ct) is null)
                 {
-                    denied.Add(socket.Id);
+                    denied.Add(id);
                 }
             }
 
-            if (denied.Count < idsTargets.Count)
+            if (denied.Count < ids.Count)
             {
                 _sockets.To(idsRoom).Except(denied).Send(_sockets.Encode(change.TableName, Payload(change, withRow: false, null)));
             }
         }
 
-        if (rowsTargets.Count > 0)
+        if (rows.Count > 0)
         {
             // One payload per distinct allowed-fields set; each is broadcast once to the sockets that share it.
-            var groups = new Dictionary<string, (IReadOnlySet<string>? Fields, List<string> Sockets)>(StringComparer.Ordinal);
-            foreach (var socket in rowsTargets)
+            var groups = new Dictionary<string, (IReadOnlySet<string>? Fields, HashSet<string> Members)>(StringComparer.Ordinal);
+            foreach (var (id, state) in rows)
             {
-                if (await AllowedAsync(socket, change, row, ct) is { } decision)
+                if (await DecideAsync(state, change, row, ct) is { } decision)
                 {
                     var key = decision.AllowedFields is null ? "*" : string.Join(",", decision.AllowedFields.Order(StringComparer.Ordinal));
                     if (!groups.TryGetValue(key, out var group))
                     {
-                        groups[key] = group = (decision.AllowedFields, []);
+                        groups[key] = group = (decision.AllowedFields, new HashSet<string>(StringComparer.Ordinal));
                     }
 
-                    group.Sockets.Add(socket.Id);
+                    group.Members.Add(id);
                 }
             }
 
             foreach (var (_, (fields, members)) in groups)
             {
-                var others = rowsTargets.Select(s => s.Id).Except(members).ToList();
+                var others = rows.Where(r => !members.Contains(r.Id)).Select(r => r.Id);
                 _sockets.To(rowsRoom).Except(others).Send(_sockets.Encode(change.TableName, Payload(change, withRow: true, fields)));
             }
         }
     }
 
-    /// The socket's READ decision for this row, or null when it may not see it.
-    private async ValueTask<AccessDecision?> AllowedAsync(SocketIOSocket socket, RowChange change, Func<string, object?> row, CancellationToken ct)
+    /// The sockets a change of <paramref name="table"/> is for: connected ones in the room, plus dropped ones that
+    /// may still recover (the broadcast is kept for their replay, so they must be judged now like the others).
+    private List<(string Id, SocketState State)> Audience(string room, string table, bool rows)
     {
-        if (socket.Data is not SocketState state)
+        var audience = new List<(string, SocketState)>();
+        foreach (var socket in _sockets.To(room).FetchSockets())
         {
-            return null;
+            if (socket.Data is SocketState state)
+            {
+                audience.Add((socket.Id, state));
+            }
         }
 
+        if (!_dormant.IsEmpty)
+        {
+            var now = DateTimeOffset.UtcNow;
+            foreach (var (id, (state, until)) in _dormant)
+            {
+                if (until < now)
+                {
+                    _dormant.TryRemove(id, out _);
+                }
+                else if (state.Rows == rows && state.Tables.Contains(table))
+                {
+                    audience.Add((id, state));
+                }
+            }
+        }
+
+        return audience;
+    }
+
+    /// The socket's READ decision for this row, or null when it may not see it.
+    private async ValueTask<AccessDecision?> DecideAsync(SocketState state, RowChange change, Func<string, object?> row, CancellationToken ct)
+    {
         var decision = await policy.DecideAsync(state.Caller, change.Table, AccessLevel.Read, null, ct);
         if (!decision.Allowed)
         {

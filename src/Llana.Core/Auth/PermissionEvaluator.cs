@@ -75,7 +75,6 @@ public sealed partial class PermissionEvaluator : IAccessPolicy, IDisposable
             return AccessDecision.Deny("Role not found");
         }
 
-        var denied = $"Table Action {AccessRules.LevelName(level)} - Permission Denied For Role {role}";
         if (rules.Custom(table.Table, role) is { } custom)
         {
             if (custom.Records >= level)
@@ -85,14 +84,14 @@ public sealed partial class PermissionEvaluator : IAccessPolicy, IDisposable
 
             if (custom.OwnRecords < level)
             {
-                return AccessDecision.Deny(denied);
+                return Denied(role, level);
             }
 
             var columnName = custom.IdentityColumn ?? table.PrimaryKey;
             if (columnName is null || table.Column(columnName) is not { } column)
             {
                 // Dotted identity columns and missing columns cannot be enforced: refuse rather than guess.
-                return AccessDecision.Deny(denied);
+                return Denied(role, level);
             }
 
             var owner = new OwnerRestriction(column, userId);
@@ -107,8 +106,11 @@ public sealed partial class PermissionEvaluator : IAccessPolicy, IDisposable
 
         return rules.Default(role, level) is { } rule
             ? new AccessDecision(true, null, null, rule.AllowedFields ?? publicRule?.AllowedFields)
-            : AccessDecision.Deny(denied);
+            : Denied(role, level);
     }
+
+    private static AccessDecision Denied(string role, AccessLevel level) =>
+        AccessDecision.Deny($"Table Action {AccessRules.LevelName(level)} - Permission Denied For Role {role}");
 
     /// The user's role value, from memory when known (null: the user or the role is missing).
     public async ValueTask<string?> RoleAsync(string userId, CancellationToken ct)

@@ -90,13 +90,14 @@ public static partial class LlanaHost
         builder.Services.AddSingleton(options.Auth);
         builder.Services.AddSingleton<JwtTokens>();
         builder.Services.AddSingleton<PasswordHasher>();
+        builder.Services.AddSingleton<IdentityWrites>();
         builder.Services.AddSingleton<Authenticator>();
         builder.Services.AddSingleton<AuthService>();
         builder.Services.AddSingleton<PermissionEvaluator>();
         builder.Services.AddSingleton<IAccessPolicy>(sp => options.SkipAuth ? new OpenAccessPolicy() : sp.GetRequiredService<PermissionEvaluator>());
         builder.Services.AddSingleton(sp => new TableService(
             sp.GetRequiredService<Database>(), sp.GetRequiredService<SchemaCatalog>(), sp.GetRequiredService<IAccessPolicy>(),
-            sp.GetRequiredService<IChangeFeed>(), sp.GetRequiredService<PasswordHasher>(), options, sp.GetRequiredService<ILogger<TableService>>())
+            sp.GetRequiredService<IChangeFeed>(), sp.GetRequiredService<IdentityWrites>(), options, sp.GetRequiredService<ILogger<TableService>>())
         {
             // A QUERY-located API key is a credential, not a filter.
             NonFilterParameters = options.Auth.ApiKeyLocation == ApiKeyLocation.Query

@@ -265,6 +265,15 @@ public abstract class RoleSpec(DemoFixture fixture)
         Assert.Equal(1, list.Json.GetProperty("total").GetInt32());
         Assert.Equal(200, (await user.Put("/User/2", new { firstName = "Sam" })).Status);
         Assert.Equal(401, (await user.Put("/User/1", new { firstName = "Mallory" })).Status);
+
+        // Editing one's own row does not extend to one's own role.
+        var promote = await user.Put("/User/2", new { role = "ADMIN" });
+        Assert.Equal(401, promote.Status);
+        Assert.Equal("Permission Denied - role can only be changed with WRITE access to all User records", promote.Text);
+        var bulk = await user.Put("/User/", new object[] { new { id = 2, role = "ADMIN", firstName = "Sam" } });
+        Assert.Equal(1, bulk.Json.GetProperty("errored").GetInt32());
+        using var admin = Server.Admin();
+        Assert.Equal("USER", (await admin.Get("/User/2")).Json.GetProperty("role").GetString());
     }
 
     [Fact]

@@ -15,7 +15,7 @@ namespace Llana.Core.Tables;
 /// asks <see cref="IAccessPolicy"/> once, validates input against the schema, runs dialect SQL, publishes
 /// committed writes to the change feed and describes the response.
 public sealed partial class TableService(
-    Database database, SchemaCatalog catalog, IAccessPolicy access, IChangeFeed feed, PasswordHasher passwords, LlanaOptions options, ILogger<TableService> logger)
+    Database database, SchemaCatalog catalog, IAccessPolicy access, IChangeFeed feed, IdentityWrites identity, LlanaOptions options, ILogger<TableService> logger)
 {
     private const int RelationBatchSize = 500;
     private const int MaxBulkItems = 1000;
@@ -233,8 +233,11 @@ public sealed partial class TableService(
             return Outcome.Fail(TableError.Unauthorized(decision.Denial!));
         }
 
-        // After the decision: a denied request must not cost a password hash.
-        passwords.HashIdentityValues(table, values);
+        if (identity.Prepare(table, values, decision) is { } identityDenial)
+        {
+            return Outcome.Fail(TableError.Unauthorized(identityDenial));
+        }
+
         object?[] row;
         try
         {
@@ -271,7 +274,11 @@ public sealed partial class TableService(
             return Outcome.Fail(TableError.Unauthorized(denied.Denial ?? "Permission denied"));
         }
 
-        passwords.HashIdentityValues(table, values);
+        if (identity.Prepare(table, values, decision) is { } identityDenial)
+        {
+            return Outcome.Fail(TableError.Unauthorized(identityDenial));
+        }
+
         var where = WriteFilters(pk, key, decision);
         object?[]? row;
         try

@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json;
+using Llana.Server.Tests.Infrastructure;
 
 namespace Llana.Server.Tests;
 
@@ -39,13 +41,31 @@ public sealed class StartupTests : IDisposable
         Assert.Contains("llana-demo.db", line);
         Assert.True(File.Exists(Path.Combine(_workDir, "llana-demo.db")));
 
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        using var http = await LoginAsync(port);
         var tables = JsonDocument.Parse(await http.GetStringAsync("/tables")).RootElement.GetProperty("tables");
         Assert.Contains("Customer", tables.EnumerateArray().Select(t => t.GetString()));
         var customers = JsonDocument.Parse(await http.GetStringAsync("/Customer/")).RootElement;
         Assert.True(customers.GetProperty("total").GetInt32() >= 10);
         var orders = JsonDocument.Parse(await http.GetStringAsync("/SalesOrder/")).RootElement;
         Assert.True(orders.GetProperty("total").GetInt32() >= 25);
+
+        // The user's first minute ends with a socket.io-client seeing an insert.
+        var token = http.DefaultRequestHeaders.Authorization!.Parameter!;
+        await using var subscriber = NodeSubscriber.Start(http.BaseAddress!, new { auth = new Dictionary<string, string> { ["x-llana-table"] = "Customer", ["token"] = token } });
+        await subscriber.ConnectedAsync();
+        var created = await http.PostAsync("/Customer/", JsonContent.Create(new { companyName = "First minute", userId = 1 }));
+        var id = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("custId").GetInt64();
+        Assert.Equal($"{{\"type\":\"INSERT\",\"custId\":\"{id}\"}}", (await subscriber.EventAsync("Customer")).GetRawText());
+    }
+
+    private static async Task<HttpClient> LoginAsync(int port)
+    {
+        var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        var login = await http.PostAsync("/auth/login", JsonContent.Create(new { username = "test@test.com", password = "test" }));
+        login.EnsureSuccessStatusCode();
+        var token = JsonDocument.Parse(await login.Content.ReadAsStringAsync()).RootElement.GetProperty("access_token").GetString();
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        return http;
     }
 
     [Fact]
@@ -56,7 +76,7 @@ public sealed class StartupTests : IDisposable
         using (var server = Start([]))
         {
             await server.WaitForOutputAsync("Llana listening on");
-            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            using var http = await LoginAsync(port);
             Assert.Equal(3, JsonDocument.Parse(await http.GetStringAsync("/Customer/")).RootElement.GetProperty("limit").GetInt32());
         }
 

@@ -41,8 +41,12 @@ internal interface IEngineHandler
     void OnClose(EngineSession session, string reason);
 }
 
-/// <summary>What the first HTTP request of a session looked like (the request object itself is recycled).</summary>
-internal sealed class EngineHandshakeData(IHeaderDictionary headers, IQueryCollection query, IPAddress? remoteAddress, string url, bool secure, DateTimeOffset time)
+/// <summary>
+/// What the first HTTP request of a session looked like. A polling handshake request is recycled when it
+/// ends, so its headers and query are copied; a WebSocket handshake request lives as long as the session,
+/// so they are referenced (an idle WebSocket connection then holds no copy).
+/// </summary>
+internal sealed class EngineHandshakeData(IHeaderDictionary headers, IQueryCollection query, IPAddress? remoteAddress, PathString path, QueryString queryString, bool secure, DateTimeOffset time)
 {
     public IHeaderDictionary Headers { get; } = headers;
 
@@ -50,33 +54,36 @@ internal sealed class EngineHandshakeData(IHeaderDictionary headers, IQueryColle
 
     public IPAddress? RemoteAddress { get; } = remoteAddress;
 
-    public string Url { get; } = url;
+    public string Url => path + queryString;
 
     public bool Secure { get; } = secure;
 
     public DateTimeOffset Time { get; } = time;
 
-    public static EngineHandshakeData From(HttpContext context)
+    public static EngineHandshakeData From(HttpContext context, bool copy)
     {
-        var headers = new HeaderDictionary(context.Request.Headers.Count);
-        foreach (var header in context.Request.Headers)
+        var request = context.Request;
+        IHeaderDictionary headers = request.Headers;
+        IQueryCollection query = request.Query;
+        if (copy)
         {
-            headers[header.Key] = header.Value;
+            var headerCopy = new HeaderDictionary(request.Headers.Count);
+            foreach (var header in request.Headers)
+            {
+                headerCopy[header.Key] = header.Value;
+            }
+
+            var queryCopy = new Dictionary<string, StringValues>(request.Query.Count, StringComparer.OrdinalIgnoreCase);
+            foreach (var item in request.Query)
+            {
+                queryCopy[item.Key] = item.Value;
+            }
+
+            headers = headerCopy;
+            query = new QueryCollection(queryCopy);
         }
 
-        var query = new Dictionary<string, StringValues>(context.Request.Query.Count, StringComparer.OrdinalIgnoreCase);
-        foreach (var item in context.Request.Query)
-        {
-            query[item.Key] = item.Value;
-        }
-
-        return new EngineHandshakeData(
-            headers,
-            new QueryCollection(query),
-            context.Connection.RemoteIpAddress,
-            context.Request.Path + context.Request.QueryString,
-            context.Request.IsHttps,
-            DateTimeOffset.UtcNow);
+        return new EngineHandshakeData(headers, query, context.Connection.RemoteIpAddress, request.Path, request.QueryString, request.IsHttps, DateTimeOffset.UtcNow);
     }
 }
 
@@ -183,7 +190,7 @@ internal sealed class EngineServer(EngineServerOptions options, IEngineHandler h
     private EngineSession CreateSession(HttpContext context, EngineTransport transport)
     {
         var id = NewSessionId();
-        var session = new EngineSession(this, id, EngineHandshakeData.From(context), transport);
+        var session = new EngineSession(this, id, EngineHandshakeData.From(context, copy: transport == EngineTransport.Polling), transport);
         _sessions[id] = session;
         try
         {

@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Net.WebSockets;
-using System.Threading.Channels;
+using System.Threading.Tasks.Sources;
 using Microsoft.AspNetCore.Http;
 
 namespace Llana.SocketIO.EngineIO;
@@ -15,12 +15,16 @@ internal enum EngineTransport
 /// One Engine.IO connection: heartbeat (a per-session timer with millisecond precision), the bounded
 /// outbound queue, and the state machine of the active transport (polling, probing, upgraded).
 /// </summary>
-internal sealed class EngineSession
+internal sealed class EngineSession : IValueTaskSource<bool>
 {
     private static readonly TimerCallback HeartbeatCallback = static state => ((EngineSession)state!).OnHeartbeat();
 
     private readonly EngineServer _server;
-    private readonly Channel<OutboundMessage> _queue;
+    private readonly int _queueLimit;
+    private Queue<OutboundMessage>? _queue;
+    private bool _queueCompleted;
+    private bool _writerWaiting;
+    private ManualResetValueTaskSourceCore<bool> _writerSignal = new() { RunContinuationsAsynchronously = true };
     private readonly Lock _lock = new();
     private readonly Timer _heartbeat;
     private readonly int _pingIntervalMs;
@@ -43,13 +47,7 @@ internal sealed class EngineSession
         Transport = transport;
         _pingIntervalMs = (int)server.Options.PingInterval.TotalMilliseconds;
         _pingTimeoutMs = (int)server.Options.PingTimeout.TotalMilliseconds;
-        _queue = Channel.CreateBounded<OutboundMessage>(new BoundedChannelOptions(server.Options.OutboundQueueLimit)
-        {
-            SingleReader = true,
-            SingleWriter = false,
-            FullMode = BoundedChannelFullMode.Wait,
-            AllowSynchronousContinuations = false,
-        });
+        _queueLimit = server.Options.OutboundQueueLimit;
 
         // Started before the handshake response is written: the first ping is due pingInterval after creation.
         _pingDue = Environment.TickCount64 + _pingIntervalMs;
@@ -81,20 +79,97 @@ internal sealed class EngineSession
     /// </summary>
     public bool Send(in OutboundMessage message)
     {
-        if (_queue.Writer.TryWrite(message))
+        var wakeWriter = false;
+        var overflow = false;
+        lock (_lock)
         {
-            Volatile.Read(ref _pollWaiter)?.TrySetResult();
-            return true;
+            if (_queueCompleted)
+            {
+                return false;
+            }
+
+            var queue = _queue ??= new Queue<OutboundMessage>(4);
+            if (queue.Count >= _queueLimit)
+            {
+                overflow = true;
+            }
+            else
+            {
+                queue.Enqueue(message);
+                wakeWriter = _writerWaiting;
+                _writerWaiting = false;
+            }
         }
 
-        if (!IsClosed)
+        if (overflow)
         {
             _server.Log.QueueFull(Id);
             Close("transport error", abort: true);
+            return false;
         }
 
+        if (wakeWriter)
+        {
+            _writerSignal.SetResult(true);
+        }
+
+        Volatile.Read(ref _pollWaiter)?.TrySetResult();
+        return true;
+    }
+
+    private int QueuedCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _queue?.Count ?? 0;
+            }
+        }
+    }
+
+    private bool TryDequeue(out OutboundMessage message)
+    {
+        lock (_lock)
+        {
+            if (_queue is { Count: > 0 } queue)
+            {
+                message = queue.Dequeue();
+                return true;
+            }
+        }
+
+        message = default;
         return false;
     }
+
+    /// <summary>Waits until a message is queued (true) or the queue is completed and empty (false). One waiter at a time.</summary>
+    private ValueTask<bool> WaitToSendAsync()
+    {
+        lock (_lock)
+        {
+            if (_queue is { Count: > 0 })
+            {
+                return new ValueTask<bool>(true);
+            }
+
+            if (_queueCompleted)
+            {
+                return new ValueTask<bool>(false);
+            }
+
+            _writerSignal.Reset();
+            _writerWaiting = true;
+            return new ValueTask<bool>(this, _writerSignal.Version);
+        }
+    }
+
+    bool IValueTaskSource<bool>.GetResult(short token) => _writerSignal.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _writerSignal.GetStatus(token);
+
+    void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _writerSignal.OnCompleted(continuation, state, token, flags);
 
     /// <summary>Closes the session once; the layer above is told through the handler.</summary>
     public void Close(string reason, bool abort = false, bool fromClient = false)
@@ -115,7 +190,19 @@ internal sealed class EngineSession
 
         _server.Remove(this);
         _server.Log.SessionClosed(Id, reason);
-        _queue.Writer.TryComplete();
+        bool wakeWriter;
+        lock (_lock)
+        {
+            _queueCompleted = true;
+            wakeWriter = _writerWaiting;
+            _writerWaiting = false;
+        }
+
+        if (wakeWriter)
+        {
+            _writerSignal.SetResult(false);
+        }
+
         Volatile.Read(ref _pollWaiter)?.TrySetResult();
         if (abort)
         {
@@ -253,7 +340,7 @@ internal sealed class EngineSession
             return;
         }
 
-        if (_queue.Reader.Count > 0 || IsClosed || Upgrading || Transport != EngineTransport.Polling)
+        if (QueuedCount > 0 || IsClosed || Upgrading || Transport != EngineTransport.Polling)
         {
             waiter.TrySetResult();
         }
@@ -264,7 +351,7 @@ internal sealed class EngineSession
         }
 
         var messages = new List<OutboundMessage>();
-        while (Transport == EngineTransport.Polling && _queue.Reader.TryRead(out var message))
+        while (Transport == EngineTransport.Polling && TryDequeue(out var message))
         {
             messages.Add(message);
         }
@@ -465,15 +552,13 @@ internal sealed class EngineSession
             Volatile.Read(ref _pollWaiter)?.TrySetResult();
         }
 
-        var receiveDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var writer = RunWriterAsync(webSocket, receiveDone.Task);
+        var writer = RunWriterAsync(webSocket);
         try
         {
             await ReceiveLoopAsync(webSocket, probe: false).ConfigureAwait(false);
         }
         finally
         {
-            receiveDone.TrySetResult();
             Close("transport close");
         }
 
@@ -582,14 +667,13 @@ internal sealed class EngineSession
         }
     }
 
-    private async Task RunWriterAsync(WebSocket webSocket, Task receiveDone)
+    private async Task RunWriterAsync(WebSocket webSocket)
     {
-        var reader = _queue.Reader;
         try
         {
-            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            while (await WaitToSendAsync().ConfigureAwait(false))
             {
-                while (reader.TryRead(out var message))
+                while (TryDequeue(out var message))
                 {
                     await webSocket.SendAsync(message.Frame, message.Binary ? WebSocketMessageType.Binary : WebSocketMessageType.Text, true, CancellationToken.None).ConfigureAwait(false);
                     if (message.Attachments is { } attachments)
@@ -605,12 +689,17 @@ internal sealed class EngineSession
             if (!_abortTransport && webSocket.State is WebSocketState.Open or WebSocketState.CloseReceived)
             {
                 await CloseWebSocketAsync(webSocket, WebSocketCloseStatus.NormalClosure).ConfigureAwait(false);
-                await receiveDone.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+
+                // Give the peer a moment to answer the close frame (that ends the receive loop), then cut.
+                for (var i = 0; i < 40 && webSocket.State is not (WebSocketState.Closed or WebSocketState.Aborted); i++)
+                {
+                    await Task.Delay(50).ConfigureAwait(false);
+                }
             }
         }
         catch (Exception)
         {
-            // The peer went away or did not finish the close handshake: nothing left to tell it.
+            // The peer went away: nothing left to tell it.
         }
         finally
         {

@@ -1,0 +1,95 @@
+// Load client for bench/socketio: W worker processes hold idle Socket.IO connections over raw WebSocket
+// (Engine.IO v4 + Socket.IO v5 framing by hand, so the client stays light), then measure broadcasts.
+// Usage: node load.mjs <baseUrl> <serverPid> <steps e.g. 1000,10000> <rounds>
+import { fork } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(path.join(here, "../../tests/node/package.json"));
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 4);
+
+if (process.argv[2] === "--worker") {
+  const WebSocket = require("ws");
+  const url = process.argv[3].replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket";
+  const sockets = [];
+  let expected = 0, received = 0, latencies = [];
+  const openOne = () => new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    let state = 0;
+    ws.on("error", reject);
+    ws.on("message", (data) => {
+      const s = data.toString();
+      if (state === 0 && s[0] === "0") { state = 1; ws.send("40"); return; }
+      if (state === 1 && s.startsWith("40")) { state = 2; sockets.push(ws); resolve(); return; }
+      if (s === "2") { ws.send("3"); return; }
+      if (s.startsWith('42["tick"')) {
+        const at = s.indexOf('"t":') + 4;
+        const t = Number(s.slice(at, s.indexOf(",", at)));
+        latencies.push(Date.now() - t);
+        if (++received === expected) process.send({ done: true, latencies }), latencies = [];
+      }
+    });
+  });
+  process.on("message", async (m) => {
+    if (m.open) {
+      let next = 0;
+      const lanes = Array.from({ length: 50 }, async () => { while (next < m.open) { next++; await openOne(); } });
+      await Promise.all(lanes);
+      process.send({ opened: sockets.length });
+    } else if (m.expect) {
+      expected = m.expect; received = 0; latencies = [];
+      process.send({ ready: true });
+    } else if (m.exit) {
+      sockets.forEach((s) => s.terminate());
+      process.exit(0);
+    }
+  });
+} else {
+  const [base, pidArg, stepsArg, roundsArg] = process.argv.slice(2);
+  const pid = Number(pidArg);
+  const steps = (stepsArg ?? "1000,10000").split(",").map(Number);
+  const rounds = Number(roundsArg ?? 20);
+  const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) * 1024;
+  const get = async (p, method = "GET") => (await fetch(base + p, { method })).json();
+  const workers = Array.from({ length: WORKERS }, () => fork(fileURLToPath(import.meta.url), ["--worker", base]));
+  const ask = (w, msg, key) => new Promise((resolve) => { const h = (m) => { if (m[key] !== undefined) { w.off("message", h); resolve(m); } }; w.on("message", h); w.send(msg); });
+  // Idle connections: give both servers time to return burst buffers (Kestrel's pool evicts idle blocks), then GC.
+  let lastGc = {};
+  const settle = async () => { for (let i = 0; i < 4; i++) { lastGc = await get("/bench/gc", "POST"); await new Promise((r) => setTimeout(r, Number(process.env.BENCH_SETTLE_MS ?? 2500))); } lastGc = await get("/bench/gc", "POST"); return rss(); };
+
+  const result = { memory: [] };
+  const baseline = await settle();
+  let open = 0;
+  for (const target of steps) {
+    const add = target - open;
+    await Promise.all(workers.map((w, i) => ask(w, { open: Math.floor(add / WORKERS) + (i < add % WORKERS ? 1 : 0) }, "opened")));
+    open = target;
+    const stats = await get("/bench/stats");
+    const after = await settle();
+    result.memory.push({ connections: stats.sockets, rssBytes: after, bytesPerConnection: Math.round((after - baseline) / stats.sockets), gc: lastGc });
+  }
+
+  // Broadcast rounds: one small event to every socket; a round ends when every socket got it.
+  const perWorker = [];
+  for (let i = 0; i < WORKERS; i++) perWorker.push(Math.floor(open / WORKERS) + (i < open % WORKERS ? 1 : 0));
+  const all = [];
+  let totalMs = 0;
+  for (let r = 0; rounds > 0 && r < rounds + 3; r++) {
+    await Promise.all(workers.map((w, i) => ask(w, { expect: perWorker[i] }, "ready")));
+    const done = Promise.all(workers.map((w) => new Promise((resolve) => { const h = (m) => { if (m.done) { w.off("message", h); resolve(m.latencies); } }; w.on("message", h); })));
+    const started = performance.now();
+    await get("/bench/broadcast?count=1", "POST");
+    const latencies = (await done).flat();
+    const ms = performance.now() - started;
+    if (r >= 3) { totalMs += ms; all.push(...latencies); }
+  }
+  all.sort((a, b) => a - b);
+  const pct = (p) => all[Math.min(all.length - 1, Math.floor(p * all.length))];
+  if (rounds > 0) result.broadcast = { sockets: open, rounds, deliveries: all.length, deliveriesPerSecond: Math.round(all.length / (totalMs / 1000)), p50Ms: pct(0.5), p99Ms: pct(0.99), maxMs: all[all.length - 1] };
+  workers.forEach((w) => w.send({ exit: true }));
+  console.log(JSON.stringify(result));
+  process.exit(0);
+}

@@ -172,6 +172,11 @@ public static partial class LlanaHost
         {
             LogSkipAuth(logger);
         }
+        else if (options.Auth.JwtKey == new AuthOptions().JwtKey || options.Auth.JwtRefreshKey == new AuthOptions().JwtRefreshKey)
+        {
+            // Llana's defaults are public: anyone could sign a token for any user.
+            LogDefaultJwtKeys(logger);
+        }
 
         app.Lifetime.ApplicationStarted.Register(() =>
         {
@@ -219,6 +224,9 @@ public static partial class LlanaHost
 
         return database;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "JWT_KEY or JWT_REFRESH_KEY is Llana's published default: set both to long random secrets")]
+    private static partial void LogDefaultJwtKeys(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Skipping auth is set to true, you should maintain _llana_public_tables table for any WRITE permissions")]
     private static partial void LogSkipAuth(ILogger logger);

@@ -217,7 +217,12 @@ public sealed partial class PermissionEvaluator : IAccessPolicy, IDisposable
         }
         catch (Exception e)
         {
+            // Keep the rules we have and try again after another TTL, not on every request.
             LogReloadFailed(_logger, e.GetType().Name);
+            if (_rules is { } current)
+            {
+                _rules = current with { LoadedAt = _time.GetUtcNow() };
+            }
         }
         finally
         {

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Llana.Server.Tests.Infrastructure;
+using Microsoft.Extensions.Configuration;
 
 namespace Llana.Server.Tests;
 
@@ -393,6 +394,39 @@ public abstract class RoleSpec(DemoFixture fixture)
     }
 
     [Fact]
+    public async Task Edits_made_outside_the_api_are_seen_after_the_identity_ttl_without_blocking_a_warm_caller()
+    {
+        using var admin = Server.Admin();
+        var created = await admin.Post("/User/", new { email = Unique("ttl") + "@test.com", password = "x", role = "USER" });
+        var userId = created.Json.GetProperty("id").GetInt64().ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        var options = Llana.Core.Options.LlanaOptions.From(new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["CACHE_IDENTITY_DATA_TTL"] = "60s" }).Build());
+        await using var database = new Llana.Data.Database(Llana.Data.DatabaseUri.Parse(fixture.Database.Uri));
+        var catalog = new Llana.Core.Tables.SchemaCatalog(database, options, Microsoft.Extensions.Logging.Abstractions.NullLogger<Llana.Core.Tables.SchemaCatalog>.Instance);
+        await catalog.LoadAsync(CancellationToken.None);
+        var clock = new ManualClock();
+        using var evaluator = new Llana.Core.Auth.PermissionEvaluator(database, catalog, new Llana.Core.Changes.InMemoryChangeFeed(), options, clock,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<Llana.Core.Auth.PermissionEvaluator>.Instance);
+
+        Assert.Equal("USER", await evaluator.RoleAsync(userId, CancellationToken.None));
+        var q = fixture.Kind == Llana.Data.DatabaseKind.MySql ? "`" : "\"";
+        await fixture.Database.ExecuteAsync($"UPDATE {q}User{q} SET {q}role{q} = 'ADMIN' WHERE {q}id{q} = {userId}");
+
+        // Within the TTL the cached role answers; after it, the stale role answers once while a refresh runs.
+        clock.Now += TimeSpan.FromSeconds(30);
+        Assert.Equal("USER", await evaluator.RoleAsync(userId, CancellationToken.None));
+        clock.Now += TimeSpan.FromSeconds(31);
+        Assert.Equal("USER", await evaluator.RoleAsync(userId, CancellationToken.None));
+        for (var i = 0; i < 100 && await evaluator.RoleAsync(userId, CancellationToken.None) != "ADMIN"; i++)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.Equal("ADMIN", await evaluator.RoleAsync(userId, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task The_evaluator_decides_for_realtime_without_a_database_read()
     {
         var evaluator = Server.Get<Llana.Core.Auth.PermissionEvaluator>();
@@ -409,6 +443,14 @@ public abstract class RoleSpec(DemoFixture fixture)
             Assert.False(owner.Matches(c => c == "userId" ? 1L : null));
         });
     }
+}
+
+/// A clock the test moves by hand.
+internal sealed class ManualClock : TimeProvider
+{
+    public DateTimeOffset Now { get; set; } = DateTimeOffset.UtcNow;
+
+    public override DateTimeOffset GetUtcNow() => Now;
 }
 
 public sealed class SqliteRoleSpec(SqliteAuthDemo fixture) : RoleSpec(fixture), IClassFixture<SqliteAuthDemo>;

@@ -30,8 +30,9 @@ public sealed partial class PermissionEvaluator : IAccessPolicy, IDisposable
     private readonly SemaphoreSlim _loading = new(1, 1);
     private readonly ConcurrentDictionary<string, CachedRole> _roles = new(StringComparer.Ordinal);
     private volatile Snapshot? _rules;
+    private readonly ConcurrentDictionary<string, byte> _refreshing = new(StringComparer.Ordinal);
     private long _version;
-    private long _roleVersion;
+    private long _roleGeneration;
 
     public PermissionEvaluator(Database database, SchemaCatalog catalog, IChangeFeed feed, LlanaOptions options, TimeProvider time, ILogger<PermissionEvaluator> logger)
     {
@@ -112,28 +113,58 @@ public sealed partial class PermissionEvaluator : IAccessPolicy, IDisposable
     private static AccessDecision Denied(string role, AccessLevel level) =>
         AccessDecision.Deny($"Table Action {AccessRules.LevelName(level)} - Permission Denied For Role {role}");
 
-    /// The user's role value, from memory when known (null: the user or the role is missing).
+    /// The user's role value (null: the user or the role is missing). Known users are answered from memory; once
+    /// `CACHE_IDENTITY_DATA_TTL` has passed, the cached role still answers while one background read refreshes it,
+    /// so a warm caller (a socket at delivery time) never waits for the database.
     public async ValueTask<string?> RoleAsync(string userId, CancellationToken ct)
     {
-        var now = _time.GetUtcNow();
-        if (_roles.TryGetValue(userId, out var cached) && now - cached.LoadedAt < _options.Auth.IdentityCacheTtl && cached.Version == Volatile.Read(ref _roleVersion))
+        if (_roles.TryGetValue(userId, out var cached))
         {
+            if (_time.GetUtcNow() - cached.LoadedAt >= _options.Auth.IdentityCacheTtl && _refreshing.TryAdd(userId, 0))
+            {
+                _ = RefreshRoleAsync(userId, cached);
+            }
+
             return cached.Role;
         }
 
-        var version = Volatile.Read(ref _roleVersion);
-        var role = await LoadRoleAsync(userId, ct);
-        if (_roles.Count >= MaxCachedRoles)
-        {
-            _roles.Clear();
-        }
+        return await LoadAndCacheRoleAsync(userId, ct);
+    }
 
-        if (version == Volatile.Read(ref _roleVersion))
+    private async Task<string?> LoadAndCacheRoleAsync(string userId, CancellationToken ct)
+    {
+        // A role-table write during the read bumps the generation: then the read may be stale and is not kept.
+        var generation = Volatile.Read(ref _roleGeneration);
+        var role = await LoadRoleAsync(userId, ct);
+        if (generation == Volatile.Read(ref _roleGeneration))
         {
-            _roles[userId] = new CachedRole(role, now, version);
+            if (_roles.Count >= MaxCachedRoles)
+            {
+                _roles.Clear();
+            }
+
+            _roles[userId] = new CachedRole(role, _time.GetUtcNow());
         }
 
         return role;
+    }
+
+    private async Task RefreshRoleAsync(string userId, CachedRole stale)
+    {
+        try
+        {
+            await LoadAndCacheRoleAsync(userId, CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            // Keep the known role for another TTL rather than retrying on every request.
+            LogReloadFailed(_logger, e.GetType().Name);
+            _roles.TryUpdate(userId, stale with { LoadedAt = _time.GetUtcNow() }, stale);
+        }
+        finally
+        {
+            _refreshing.TryRemove(userId, out _);
+        }
     }
 
     private async Task<string?> LoadRoleAsync(string userId, CancellationToken ct)
@@ -284,8 +315,7 @@ public sealed partial class PermissionEvaluator : IAccessPolicy, IDisposable
             && (auth.RoleIdentityColumn ?? change.PrimaryKey) is { } idName
             && RowChange.Format(change[idName]) is { } userId)
         {
-            // The version bump stops a lookup that started before this write from caching the old role.
-            Interlocked.Increment(ref _roleVersion);
+            Interlocked.Increment(ref _roleGeneration);
             _roles.TryRemove(userId, out _);
         }
     }
@@ -304,5 +334,5 @@ public sealed partial class PermissionEvaluator : IAccessPolicy, IDisposable
 
     private sealed record Snapshot(AccessRules Rules, DateTimeOffset LoadedAt, long Version);
 
-    private sealed record CachedRole(string? Role, DateTimeOffset LoadedAt, long Version);
+    private sealed record CachedRole(string? Role, DateTimeOffset LoadedAt);
 }

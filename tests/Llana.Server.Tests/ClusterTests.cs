@@ -60,6 +60,32 @@ public sealed class ClusterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_socket_on_one_node_gets_exactly_one_event_for_a_write_on_another_even_across_a_redis_restart()
+    {
+        await _redis.StartAsync();
+        await using var a = await StartNodeAsync();
+        await using var b = await StartNodeAsync();
+        await using var onA = NodeSubscriber.Start(a.Address, new { auth = new Dictionary<string, string> { ["x-llana-table"] = "Customer" } });
+        await onA.ConnectedAsync();
+
+        var first = await b.Http.Post("/Customer/", new { companyName = "Written on B", userId = 1 });
+        var id = first.Json.GetProperty("custId").GetInt64().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal($"{{\"type\":\"INSERT\",\"custId\":\"{id}\"}}", (await onA.EventAsync("Customer")).GetRawText());
+
+        await _redis.StopAsync();
+        var local = await a.Http.Post("/Customer/", new { companyName = "Written on A during the outage", userId = 1 });
+        var localId = local.Json.GetProperty("custId").GetInt64().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await onA.EventAsync("Customer", p => p.GetProperty("custId").GetString() == localId);
+        await _redis.StartAsync();
+        using var onANode = new FeedRecorder(a);
+        await ResumesAsync(b, onANode, "Back");
+
+        // Every change the socket got, it got once.
+        var ids = onA.Events.Where(e => e.Name == "Customer").Select(e => e.Payload.GetProperty("custId").GetString()).ToList();
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+    }
+
+    [Fact]
     public async Task A_message_from_node_llana_is_delivered_reading_the_row_it_lacks()
     {
         await _redis.StartAsync();

@@ -53,6 +53,8 @@ if (process.argv[2] === "--worker") {
   const steps = (stepsArg ?? "1000,10000").split(",").map(Number);
   const rounds = Number(roundsArg ?? 20);
   const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) * 1024;
+  // utime + stime of the server process, in ms (clock ticks are 10 ms on Linux).
+  const cpuMs = () => { const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" "); return (Number(f[11]) + Number(f[12])) * 10; };
   const get = async (p, method = "GET") => (await fetch(base + p, { method })).json();
   const workers = Array.from({ length: WORKERS }, () => fork(fileURLToPath(import.meta.url), ["--worker", base]));
   const ask = (w, msg, key) => new Promise((resolve) => { const h = (m) => { if (m[key] !== undefined) { w.off("message", h); resolve(m); } }; w.on("message", h); w.send(msg); });
@@ -77,18 +79,20 @@ if (process.argv[2] === "--worker") {
   for (let i = 0; i < WORKERS; i++) perWorker.push(Math.floor(open / WORKERS) + (i < open % WORKERS ? 1 : 0));
   const all = [];
   let totalMs = 0;
+  let cpu = 0;
   for (let r = 0; rounds > 0 && r < rounds + 3; r++) {
     await Promise.all(workers.map((w, i) => ask(w, { expect: perWorker[i] }, "ready")));
     const done = Promise.all(workers.map((w) => new Promise((resolve) => { const h = (m) => { if (m.done) { w.off("message", h); resolve(m.latencies); } }; w.on("message", h); })));
     const started = performance.now();
+    const cpuBefore = cpuMs();
     await get("/bench/broadcast?count=1", "POST");
     const latencies = (await done).flat();
     const ms = performance.now() - started;
-    if (r >= 3) { totalMs += ms; all.push(...latencies); }
+    if (r >= 3) { totalMs += ms; cpu += cpuMs() - cpuBefore; all.push(...latencies); }
   }
   all.sort((a, b) => a - b);
   const pct = (p) => all[Math.min(all.length - 1, Math.floor(p * all.length))];
-  if (rounds > 0) result.broadcast = { sockets: open, rounds, deliveries: all.length, deliveriesPerSecond: Math.round(all.length / (totalMs / 1000)), p50Ms: pct(0.5), p99Ms: pct(0.99), maxMs: all[all.length - 1] };
+  if (rounds > 0) result.broadcast = { sockets: open, rounds, deliveries: all.length, deliveriesPerSecond: Math.round(all.length / (totalMs / 1000)), p50Ms: pct(0.5), p99Ms: pct(0.99), maxMs: all[all.length - 1], serverCpuMs: cpu, deliveriesPerServerCpuSecond: Math.round(all.length / (cpu / 1000)) };
   workers.forEach((w) => w.send({ exit: true }));
   console.log(JSON.stringify(result));
   process.exit(0);

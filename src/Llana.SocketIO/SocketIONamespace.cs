@@ -250,7 +250,7 @@ public sealed class SocketIONamespace
             if (rooms is null || rooms.Count == 0)
             {
                 targets = ArrayPool<SocketIOSocket>.Shared.Rent(Math.Max(1, _sockets.Count));
-                foreach (var socket in _sockets.Values)
+                foreach (var (_, socket) in _sockets)
                 {
                     if (count < targets.Length && (excluded is null || !excluded.Contains(socket)))
                     {

@@ -15,11 +15,6 @@ public static class ConformanceApp
         var bench = args.Contains("--bench");
         var builder = WebApplication.CreateSlimBuilder(args.Where(a => a != "--bench").ToArray());
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        if (bench)
-        {
-            // Run socket I/O continuations inline: fewer thread hops per delivery on the broadcast path.
-            builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = true);
-        }
 
         var timings = new EngineServerOptions
         {

@@ -128,6 +128,15 @@ internal sealed class EngineSession : IValueTaskSource<bool>
         }
     }
 
+    /// <summary>What is waiting to be sent (for tests and diagnostics).</summary>
+    internal OutboundMessage[] SnapshotQueue()
+    {
+        lock (_lock)
+        {
+            return _queue?.ToArray() ?? [];
+        }
+    }
+
     private bool TryDequeue(out OutboundMessage message)
     {
         lock (_lock)

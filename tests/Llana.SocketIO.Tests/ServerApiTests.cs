@@ -1,0 +1,167 @@
+using System.Net;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Llana.SocketIO.Tests;
+
+/// <summary>Rooms, encode-once broadcast, dynamic namespaces, CORS, the recovery store.</summary>
+public sealed class ServerApiTests
+{
+    /// <summary>Opens a polling session and joins "/": returns the Engine.IO sid.</summary>
+    private static async Task<string> ConnectPollingAsync(HttpClient http, string url)
+    {
+        var body = await http.GetStringAsync(url + "/socket.io/?EIO=4&transport=polling");
+        var sid = body[(body.IndexOf("\"sid\":\"", StringComparison.Ordinal) + 7)..].Split('"')[0];
+        Assert.Equal("ok", await (await http.PostAsync($"{url}/socket.io/?EIO=4&transport=polling&sid={sid}", new StringContent("40"))).Content.ReadAsStringAsync());
+        Assert.StartsWith("40{\"sid\":", await http.GetStringAsync($"{url}/socket.io/?EIO=4&transport=polling&sid={sid}"));
+        return sid;
+    }
+
+    [Fact]
+    public async Task Broadcast_encodes_once_and_queues_the_same_bytes_for_every_target()
+    {
+        await using var server = await TestServer.StartAsync(o => o.PingInterval = TimeSpan.FromSeconds(30), _ => { });
+        using var http = new HttpClient();
+        for (var i = 0; i < 3; i++)
+        {
+            await ConnectPollingAsync(http, server.Url);
+        }
+
+        var sockets = server.Io.Sockets.Sockets.Values.ToArray();
+        Assert.Equal(3, sockets.Length);
+        sockets[0].Join("r");
+        sockets[1].Join("r");
+        Assert.Equal([sockets[0].Id, "r"], sockets[0].Rooms);
+
+        server.Io.Sockets.To("r").Emit("news", 1, new byte[] { 7 });
+        server.Io.Sockets.Except("r").Emit("others");
+        server.Io.Sockets.To(sockets[2].Id).Emit("direct");
+        sockets[0].Broadcast.Emit("not-me");
+
+        var q0 = sockets[0].Session.SnapshotQueue();
+        var q1 = sockets[1].Session.SnapshotQueue();
+        var q2 = sockets[2].Session.SnapshotQueue();
+        Assert.Equal(["451-[\"news\",1,{\"_placeholder\":true,\"num\":0}]"], q0.Select(m => Encoding.UTF8.GetString(m.Frame.Span)));
+        Assert.Equal(["451-[\"news\",1,{\"_placeholder\":true,\"num\":0}]", "42[\"not-me\"]"], q1.Select(m => Encoding.UTF8.GetString(m.Frame.Span)));
+        Assert.Equal(["42[\"others\"]", "42[\"direct\"]", "42[\"not-me\"]"], q2.Select(m => Encoding.UTF8.GetString(m.Frame.Span)));
+        Assert.True(MemoryMarshal.TryGetArray(q0[0].Frame, out var a));
+        Assert.True(MemoryMarshal.TryGetArray(q1[0].Frame, out var b));
+        Assert.Same(a.Array, b.Array);
+
+        var encoded = server.Io.Sockets.Encode("pre", "encoded");
+        Assert.Equal("2[\"pre\",\"encoded\"]", encoded.ToString());
+        server.Io.Sockets.Send(encoded);
+        Assert.All(sockets, s => Assert.Equal("42[\"pre\",\"encoded\"]", Encoding.UTF8.GetString(s.Session.SnapshotQueue()[^1].Frame.Span)));
+        Assert.Throws<ArgumentException>(() => server.Io.Of("/other").Send(encoded));
+
+        sockets[0].Leave("r");
+        Assert.Single(server.Io.Sockets.To("r").FetchSockets());
+        var poll = await http.GetStringAsync($"{server.Url}/socket.io/?EIO=4&transport=polling&sid={sockets[0].Session.Id}");
+        Assert.Equal("451-[\"news\",1,{\"_placeholder\":true,\"num\":0}]\u001ebBw==\u001e42[\"pre\",\"encoded\"]", poll);
+    }
+
+    [Fact]
+    public async Task Dynamic_namespaces_are_created_on_first_connect()
+    {
+        await using var server = await TestServer.StartAsync(
+            o => o.PingInterval = TimeSpan.FromSeconds(30),
+            io => io.AddDynamicNamespace(new Regex("^/tenant-\\d+$"), nsp => nsp.OnConnection(s => s.Emit("tenant", nsp.Name))));
+        using var http = new HttpClient();
+        var body = await http.GetStringAsync(server.Url + "/socket.io/?EIO=4&transport=polling");
+        var sid = body[(body.IndexOf("\"sid\":\"", StringComparison.Ordinal) + 7)..].Split('"')[0];
+        await http.PostAsync($"{server.Url}/socket.io/?EIO=4&transport=polling&sid={sid}", new StringContent("40/tenant-42,\u001e40/other,"));
+        var poll = await http.GetStringAsync($"{server.Url}/socket.io/?EIO=4&transport=polling&sid={sid}");
+        var packets = poll.Split('\u001e');
+        Assert.StartsWith("40/tenant-42,{\"sid\":", packets[0]);
+        Assert.Equal("42/tenant-42,[\"tenant\",\"/tenant-42\"]", packets[1]);
+        Assert.Equal("44/other,{\"message\":\"Invalid namespace\"}", packets[2]);
+    }
+
+    [Fact]
+    public async Task Cors_policies_apply_to_the_endpoint()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Warning);
+        builder.Services.AddCors(o => o.AddPolicy("web", p => p.WithOrigins("http://app.example").AllowCredentials().AllowAnyHeader().AllowAnyMethod()));
+        builder.Services.AddSocketIO();
+        await using var app = builder.Build();
+        app.UseCors();
+        app.MapSocketIO().RequireCors("web");
+        var (_, url) = await TestServer.StartAppAsync(app);
+        using var http = new HttpClient();
+
+        var preflight = new HttpRequestMessage(HttpMethod.Options, url + "/socket.io/?EIO=4&transport=polling");
+        preflight.Headers.Add("Origin", "http://app.example");
+        preflight.Headers.Add("Access-Control-Request-Method", "POST");
+        preflight.Headers.Add("Access-Control-Request-Headers", "x-token");
+        var response = await http.SendAsync(preflight);
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Equal("http://app.example", response.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        Assert.Equal("true", response.Headers.GetValues("Access-Control-Allow-Credentials").Single());
+
+        var get = new HttpRequestMessage(HttpMethod.Get, url + "/socket.io/?EIO=4&transport=polling");
+        get.Headers.Add("Origin", "http://app.example");
+        var handshake = await http.SendAsync(get);
+        Assert.Equal(HttpStatusCode.OK, handshake.StatusCode);
+        Assert.Equal("http://app.example", handshake.Headers.GetValues("Access-Control-Allow-Origin").Single());
+
+        var other = new HttpRequestMessage(HttpMethod.Get, url + "/socket.io/?EIO=4&transport=polling");
+        other.Headers.Add("Origin", "http://evil.example");
+        Assert.False((await http.SendAsync(other)).Headers.Contains("Access-Control-Allow-Origin"));
+        await app.StopAsync();
+    }
+
+    [Fact]
+    public async Task In_memory_recovery_store_replays_addressed_packets_within_the_window()
+    {
+        var time = new ManualTime();
+        var options = Options.Create(new SocketIOOptions { ConnectionStateRecovery = new() { MaxDisconnectionDuration = TimeSpan.FromMinutes(2), MaxStoredPackets = 100 } });
+        var store = new InMemoryRecoveryStore(options, time);
+        RecoveryPacket Packet(string offset, string[] rooms, string[] except) =>
+            new(offset, "/", rooms, except, Encoding.UTF8.GetBytes(offset), null, time.GetUtcNow());
+
+        await store.AppendAsync(Packet("o1", [], []));
+        await store.PersistSessionAsync(new RecoverySession("pid", "sid", "/", ["sid", "r"], "data", time.GetUtcNow()));
+        await store.AppendAsync(Packet("o2", ["r"], []));
+        await store.AppendAsync(Packet("o3", ["other"], []));
+        await store.AppendAsync(Packet("o4", [], ["r"]));
+        await store.AppendAsync(Packet("o5", [], []));
+        await store.AppendAsync(Packet("o6", ["sid"], []));
+
+        Assert.Null(await store.RestoreSessionAsync("pid", "unknown-offset"));
+        await store.PersistSessionAsync(new RecoverySession("pid", "sid", "/", ["sid", "r"], "data", time.GetUtcNow()));
+        var restored = await store.RestoreSessionAsync("pid", "o1");
+        Assert.NotNull(restored);
+        Assert.Equal("data", restored.Session.Data);
+        Assert.Equal(["o2", "o5", "o6"], restored.MissedPackets.Select(p => p.Offset));
+        Assert.Null(await store.RestoreSessionAsync("pid", "o1"));
+
+        await store.PersistSessionAsync(new RecoverySession("late", "sid2", "/", ["sid2"], null, time.GetUtcNow()));
+        time.Advance(TimeSpan.FromMinutes(3));
+        Assert.Null(await store.RestoreSessionAsync("late", "o1"));
+        await store.AppendAsync(Packet("fresh", [], []));
+        Assert.Equal(1, store.PacketCount);
+        Assert.Equal(0, store.SessionCount);
+        for (var i = 0; i < 500; i++)
+        {
+            await store.AppendAsync(Packet("p" + i, [], []));
+        }
+
+        Assert.Equal(100, store.PacketCount);
+    }
+
+    private sealed class ManualTime : TimeProvider
+    {
+        private DateTimeOffset _now = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+        public override DateTimeOffset GetUtcNow() => _now;
+
+        public void Advance(TimeSpan by) => _now += by;
+    }
+}

@@ -189,6 +189,56 @@ public abstract class RealtimeSpec(DemoFixture fixture)
         Assert.Equal(0, CustomerEvents(user, hidden));
     }
 
+    private async Task<long> CreateUserAsync(string role)
+    {
+        using var admin = Server.Admin();
+        var r = await admin.Post("/User/", new { email = Unique("ws") + "@example.com", password = "pw", role });
+        Assert.Equal(201, r.Status);
+        return r.Json.GetProperty("id").GetInt64();
+    }
+
+    [Fact]
+    public async Task A_role_changed_through_the_api_applies_to_the_open_socket_at_once()
+    {
+        var userId = await CreateUserAsync("USER");
+        await using var user = await ConnectAsync(new { auth = Auth("Customer,Shipper", Server.Token(userId)) });
+        await WithRole(new { custom = true, table = "Customer", role = "USER", records = "NONE", own_records = "NONE" }, async () =>
+        {
+            var hidden = await CreateCustomerAsync(1);
+            await SentinelAsync(user);
+            Assert.Equal(0, CustomerEvents(user, hidden));
+
+            using var admin = Server.Admin();
+            Assert.Equal(200, (await admin.Put($"/User/{userId}", new { role = "ADMIN" })).Status);
+            var seen = await CreateCustomerAsync(1);
+            await user.EventAsync("Customer", p => p.GetProperty("custId").GetString() == seen.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        });
+    }
+
+    [Fact]
+    public async Task A_sockets_identity_is_read_again_after_its_ttl()
+    {
+        await using var server = await fixture.StartServerAsync(new Dictionary<string, string?> { ["CACHE_WS_IDENTITY_DATA_TTL"] = "1s", ["CACHE_IDENTITY_DATA_TTL"] = "1s" });
+        var userId = await CreateUserAsync("USER");
+        await using var user = NodeSubscriber.Start(server.Address, new { auth = Auth("Customer", server.Token(userId)) });
+        await user.ConnectedAsync();
+        await WithRole(new { custom = true, table = "Customer", role = "USER", records = "NONE", own_records = "NONE" }, async () =>
+        {
+            // A change made outside the API is only seen once the cached identity expires.
+            var table = fixture.Kind == Llana.Data.DatabaseKind.MySql ? "`User`" : "\"User\"";
+            await fixture.Database.ExecuteAsync($"UPDATE {table} SET role = 'ADMIN' WHERE id = {userId}");
+            using var admin = server.Admin();
+            var deadline = DateTime.UtcNow.AddSeconds(15);
+            while (user.Events.Count == 0 && DateTime.UtcNow < deadline)
+            {
+                await admin.Post("/Customer/", new { companyName = Unique("Ttl "), userId = 1 });
+                await Task.Delay(250);
+            }
+
+            Assert.NotEmpty(user.Events);
+        });
+    }
+
     [Fact]
     public async Task Own_records_rules_deliver_only_the_users_rows_deletes_judged_on_the_row_before()
     {
@@ -242,11 +292,11 @@ public abstract class RealtimeSpec(DemoFixture fixture)
     [Fact]
     public async Task A_socket_is_closed_when_its_token_expires_so_the_client_reconnects_with_a_fresh_one()
     {
-        await using var shortLived = await fixture.StartServerAsync(new Dictionary<string, string?> { ["JWT_EXPIRES_IN"] = "2s" });
+        await using var shortLived = await fixture.StartServerAsync(new Dictionary<string, string?> { ["JWT_EXPIRES_IN"] = "5s" });
         var token = shortLived.Token(1, AuthHelpers.AdminEmail);
         await using var s = NodeSubscriber.Start(shortLived.Address, new { auth = Auth("Customer", token) });
         await s.ConnectedAsync();
-        var disconnect = await s.WaitForAsync(l => NodeSubscriber.Is(l, "disconnect"), "disconnect", TimeSpan.FromSeconds(10));
+        var disconnect = await s.WaitForAsync(l => NodeSubscriber.Is(l, "disconnect"), "disconnect", TimeSpan.FromSeconds(20));
         Assert.Equal("transport close", disconnect.GetProperty("reason").GetString());
         Assert.Equal("Access token expired", await s.ConnectErrorAsync());
 

@@ -31,12 +31,18 @@ public sealed record Caller(string? UserId, bool Authenticated)
     /// When the access token this caller was built from expires (null for API keys and anonymous callers).
     public DateTimeOffset? ExpiresAt { get; init; }
 
+    /// A role the holder already knows (a socket's cached identity): the evaluator uses it instead of looking it up.
+    public KnownRole? Role { get; init; }
+
     internal bool IsInternal { get; private init; }
 
     public static Caller User(string userId) => new(userId, true);
 
     public static Caller Unauthenticated(string failure) => new(null, false) { Failure = failure };
 }
+
+/// A user's role as last read (null when the user or the role is missing).
+public sealed record KnownRole(string? Name);
 
 /// The one place where authorization plugs into the table pipeline, for REST and realtime alike.
 public interface IAccessPolicy

@@ -60,7 +60,7 @@ public sealed partial class PermissionEvaluator : IAccessPolicy, IDisposable
             return publicDecision ?? (caller.Authenticated ? AccessDecision.AllowAll : AccessDecision.Deny(caller.Failure));
         }
 
-        var role = await RoleAsync(caller.UserId, ct);
+        var role = caller.Role is { } known ? known.Name : await RoleAsync(caller.UserId, ct);
         var decision = Evaluate(rules, role, caller.UserId, table, level, row, publicRule);
 
         // Public wins over a denial, and over an own-records restriction (anyone may see or do that much anyway).
@@ -112,6 +112,9 @@ public sealed partial class PermissionEvaluator : IAccessPolicy, IDisposable
 
     private static AccessDecision Denied(string role, AccessLevel level) =>
         AccessDecision.Deny($"Table Action {AccessRules.LevelName(level)} - Permission Denied For Role {role}");
+
+    /// Bumped by every write to the role table through the API: holders of a <see cref="KnownRole"/> re-read it then.
+    public long RoleGeneration => Volatile.Read(ref _roleGeneration);
 
     /// The user's role value (null: the user or the role is missing). Known users are answered from memory; once
     /// `CACHE_IDENTITY_DATA_TTL` has passed, the cached role still answers while one background read refreshes it,

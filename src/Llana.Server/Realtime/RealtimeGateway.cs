@@ -33,6 +33,7 @@ internal sealed partial class RealtimeGateway(
 
     private readonly Channel<RowChange> _changes = Channel.CreateUnbounded<RowChange>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stopping = new();
+    private readonly PermissionEvaluator? _evaluator = policy as PermissionEvaluator;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (SocketState State, DateTimeOffset Until)> _dormant = new(StringComparer.Ordinal);
     private SocketIONamespace _sockets = null!;
     private IDisposable? _subscription;
@@ -256,7 +257,7 @@ internal sealed partial class RealtimeGateway(
     /// The socket's READ decision for this row, or null when it may not see it.
     private async ValueTask<AccessDecision?> DecideAsync(SocketState state, RowChange change, Func<string, object?> row, CancellationToken ct)
     {
-        var decision = await policy.DecideAsync(state.Caller, change.Table, AccessLevel.Read, null, ct);
+        var decision = await policy.DecideAsync(await IdentityAsync(state, ct), change.Table, AccessLevel.Read, null, ct);
         if (!decision.Allowed)
         {
             return null;
@@ -264,6 +265,27 @@ internal sealed partial class RealtimeGateway(
 
         // Own records: judged on the row (before the write, for a delete); a key-only row cannot be judged.
         return decision.Owner is { } owner && (change.Partial || !owner.Matches(row)) ? null : decision;
+    }
+
+    /// The socket's user with its role, kept for `CACHE_WS_IDENTITY_DATA_TTL` and re-read after that or as soon as a
+    /// role changes through the API (the evaluator's generation moves), so delivery needs no database read.
+    private async ValueTask<Caller> IdentityAsync(SocketState state, CancellationToken ct)
+    {
+        if (_evaluator is null || state.Caller.UserId is not { } userId)
+        {
+            return state.Caller;
+        }
+
+        var identity = state.Identity;
+        var generation = _evaluator.RoleGeneration;
+        if (identity is null || identity.Generation != generation || DateTimeOffset.UtcNow - identity.LoadedAt >= realtime.IdentityTtl)
+        {
+            var role = await _evaluator.RoleAsync(userId, ct);
+            identity = new SocketIdentity(state.Caller with { Role = new KnownRole(role) }, DateTimeOffset.UtcNow, generation);
+            state.Identity = identity;
+        }
+
+        return identity.Caller;
     }
 
     private static JsonElement Payload(RowChange change, bool withRow, IReadOnlySet<string>? fields)
@@ -344,14 +366,25 @@ internal sealed partial class RealtimeGateway(
     [LoggerMessage(Level = LogLevel.Error, Message = "Realtime dispatch failed for a change of {Table}")]
     private static partial void LogDispatchFailed(ILogger logger, string table, Exception exception);
 
-    /// What the handshake established; restored as is when a connection is recovered.
-    private sealed record SocketState(Caller Caller, string[] Tables, bool Rows, DateTimeOffset? ExpiresAt);
+    /// What the handshake established, and the cached identity used at delivery.
+    private sealed record SocketState(Caller Caller, string[] Tables, bool Rows, DateTimeOffset? ExpiresAt)
+    {
+        public SocketIdentity? Identity { get; set; }
+    }
+
+    private sealed record SocketIdentity(Caller Caller, DateTimeOffset LoadedAt, long Generation);
 }
 
-/// Realtime settings beyond Llana's: `WS_DISCONNECT_ON_TOKEN_EXPIRY` (default true), `WS_RECOVERY_WINDOW` (default 2m).
-internal sealed record RealtimeOptions(bool DisconnectOnTokenExpiry, TimeSpan RecoveryWindow)
+/// Realtime settings: Llana's `CACHE_WS_IDENTITY_DATA_TTL` (default 2 days) and ours, `WS_DISCONNECT_ON_TOKEN_EXPIRY`
+/// (default true) and `WS_RECOVERY_WINDOW` (default 2 minutes).
+internal sealed record RealtimeOptions(bool DisconnectOnTokenExpiry, TimeSpan RecoveryWindow, TimeSpan IdentityTtl)
 {
-    public static RealtimeOptions From(IConfiguration config) => new(
-        config["WS_DISCONNECT_ON_TOKEN_EXPIRY"] != "false",
-        LlanaOptions.Duration(config["WS_RECOVERY_WINDOW"] is { Length: > 0 } w ? w : null, "WS_RECOVERY_WINDOW", TimeSpan.FromMinutes(2)));
+    public static RealtimeOptions From(IConfiguration config)
+    {
+        string? Get(string name) => config[name] is { Length: > 0 } v ? v.Trim() : null;
+        return new(
+            Get("WS_DISCONNECT_ON_TOKEN_EXPIRY") != "false",
+            LlanaOptions.Duration(Get("WS_RECOVERY_WINDOW"), "WS_RECOVERY_WINDOW", TimeSpan.FromMinutes(2)),
+            LlanaOptions.Duration(Get("CACHE_WS_IDENTITY_DATA_TTL"), "CACHE_WS_IDENTITY_DATA_TTL", TimeSpan.FromDays(2)));
+    }
 }

@@ -5,6 +5,7 @@ using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Llana.SocketIO.Tests;
@@ -87,7 +88,7 @@ public sealed class ServerApiTests
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Warning);
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddCors(o => o.AddPolicy("web", p => p.WithOrigins("http://app.example").AllowCredentials().AllowAnyHeader().AllowAnyMethod()));
         builder.Services.AddSocketIO();
         await using var app = builder.Build();

@@ -78,6 +78,17 @@ public sealed class NodeClientTests
     [Theory]
     [InlineData("polling")]
     [InlineData("websocket")]
+    public async Task Official_client_with_forceBase64_exchanges_binary(string transports)
+    {
+        await using var server = await StartFullServerAsync();
+        var (exitCode, lines, output) = await Node.RunAsync("client.mjs", TimeSpan.FromSeconds(40), "base64", server.Url, transports);
+        Assert.True(exitCode == 0, output);
+        Assert.Contains(lines, l => l.TryGetProperty("step", out var s) && s.GetString() == "base64");
+    }
+
+    [Theory]
+    [InlineData("polling")]
+    [InlineData("websocket")]
     [InlineData("default")]
     public async Task Official_client_recovers_the_session_after_a_forced_transport_close(string transports)
     {

@@ -122,8 +122,20 @@ async function recovery() {
   socket.close();
 }
 
+async function base64() {
+  // forceBase64: binary travels as "b<base64>" text, on WebSocket too.
+  const socket = io(url, opts({ forceBase64: true }));
+  await once(socket, "welcome");
+  socket.emit("echo", Buffer.from([1, 2, 250]));
+  const [b] = await once(socket, "echo-back");
+  eq(bytes(b), [1, 2, 250], "base64 binary echo");
+  log({ step: "base64", transport: socket.io.engine.transport.name });
+  socket.close();
+}
+
 try {
   if (scenario === "full") await full();
+  else if (scenario === "base64") await base64();
   else if (scenario === "recovery") await recovery();
   else throw new Error("unknown scenario " + scenario);
   log({ done: true });

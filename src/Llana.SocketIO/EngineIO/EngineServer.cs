@@ -60,6 +60,9 @@ internal sealed class EngineHandshakeData(IHeaderDictionary headers, IQueryColle
 
     public DateTimeOffset Time { get; } = time;
 
+    /// <summary>The client asked for binary as base64 text (<c>b64=1</c>, engine.io-client <c>forceBase64</c>).</summary>
+    public bool ForceBase64 => Query["b64"] == "1";
+
     public static EngineHandshakeData From(HttpContext context, bool copy)
     {
         var request = context.Request;

@@ -647,6 +647,18 @@ internal sealed class EngineSession : IValueTaskSource<bool>
                     {
                         packet = new EnginePacket(EnginePacketType.Message, buffer.AsMemory(0, length), true);
                     }
+                    else if (length > 0 && buffer[0] == (byte)'b')
+                    {
+                        // forceBase64 clients send binary as "b<base64>" text frames.
+                        var decoded = new List<EnginePacket>(1);
+                        if (!EngineCodec.TryParsePayload(buffer.AsMemory(0, length), decoded) || decoded.Count != 1)
+                        {
+                            Close("parse error");
+                            return false;
+                        }
+
+                        packet = decoded[0];
+                    }
                     else if (!EngineCodec.TryParseText(buffer.AsMemory(0, length), out packet))
                     {
                         Close("parse error");
@@ -684,12 +696,12 @@ internal sealed class EngineSession : IValueTaskSource<bool>
             {
                 while (TryDequeue(out var message))
                 {
-                    await webSocket.SendAsync(message.Frame, message.Binary ? WebSocketMessageType.Binary : WebSocketMessageType.Text, true, CancellationToken.None).ConfigureAwait(false);
+                    await SendFrameAsync(webSocket, message.Frame, message.Binary).ConfigureAwait(false);
                     if (message.Attachments is { } attachments)
                     {
                         foreach (var attachment in attachments)
                         {
-                            await webSocket.SendAsync(attachment, WebSocketMessageType.Binary, true, CancellationToken.None).ConfigureAwait(false);
+                            await SendFrameAsync(webSocket, attachment, true).ConfigureAwait(false);
                         }
                     }
                 }
@@ -715,6 +727,19 @@ internal sealed class EngineSession : IValueTaskSource<bool>
             Close("transport error", abort: true);
             webSocket.Abort();
         }
+    }
+
+    private ValueTask SendFrameAsync(WebSocket webSocket, ReadOnlyMemory<byte> frame, bool binary)
+    {
+        if (binary && Handshake.ForceBase64)
+        {
+            var text = new byte[1 + ((frame.Length + 2) / 3 * 4)];
+            text[0] = (byte)'b';
+            System.Buffers.Text.Base64.EncodeToUtf8(frame.Span, text.AsSpan(1), out _, out _);
+            return webSocket.SendAsync(new ReadOnlyMemory<byte>(text), WebSocketMessageType.Text, true, CancellationToken.None);
+        }
+
+        return webSocket.SendAsync(frame, binary ? WebSocketMessageType.Binary : WebSocketMessageType.Text, true, CancellationToken.None);
     }
 
     private static async Task CloseWebSocketAsync(WebSocket webSocket, WebSocketCloseStatus status)

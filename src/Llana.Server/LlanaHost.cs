@@ -148,7 +148,8 @@ public static partial class LlanaHost
             context.Response.Headers["X-Robots-Tag"] = "noindex, nofollow";
             return next(context);
         });
-        app.UseHostCheck(options, logger, app.Services.GetRequiredService<SocketIOServer>().Options.Path.TrimEnd('/'));
+        var socketPath = new PathString(app.Services.GetRequiredService<SocketIOServer>().Options.Path.TrimEnd('/'));
+        app.UseHostCheck(options, logger, socketPath);
         app.UseCors(policy =>
         {
             if (options.BaseUrlApp is { } origin)
@@ -163,7 +164,7 @@ public static partial class LlanaHost
             policy.AllowCredentials().AllowAnyHeader().AllowAnyMethod();
         });
         app.UseRateLimiter();
-        app.UseLlanaAuthentication(options);
+        app.UseLlanaAuthentication(options, socketPath);
         app.MapAuthEndpoints(options);
         app.MapSocketIO();
         app.MapTableEndpoints(options);

@@ -14,13 +14,15 @@ internal static class HttpAuthentication
     public static Caller CallerOf(HttpContext context) =>
         context.Items.TryGetValue(CallerKey, out var caller) && caller is Caller c ? c : Caller.Anonymous;
 
-    public static void UseLlanaAuthentication(this WebApplication app, LlanaOptions options)
+    public static void UseLlanaAuthentication(this WebApplication app, LlanaOptions options, PathString socketPath)
     {
         app.Use(async (context, next) =>
         {
-            // Login and refresh carry their own credentials; everything else gets a caller.
+            // Login and refresh carry their own credentials, Socket.IO authenticates its handshake; everything else
+            // gets a caller.
             var path = context.Request.Path;
-            if (!path.StartsWithSegments("/auth/login", StringComparison.Ordinal) && !path.StartsWithSegments("/auth/refresh", StringComparison.Ordinal))
+            if (!path.StartsWithSegments("/auth/login", StringComparison.Ordinal) && !path.StartsWithSegments("/auth/refresh", StringComparison.Ordinal)
+                && !path.StartsWithSegments(socketPath, StringComparison.Ordinal))
             {
                 var authenticator = context.RequestServices.GetRequiredService<Authenticator>();
                 var apiKey = await ApiKeyAsync(context, options.Auth);

@@ -114,11 +114,7 @@ public static partial class LlanaHost
         builder.Services.AddRateLimiter(limiter =>
         {
             limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
-            limiter.OnRejected = (context, _) => new ValueTask(HttpErrors.WriteJsonAsync(context.HttpContext, 429, w =>
-            {
-                w.WriteString("message", "Too Many Requests");
-                w.WriteNumber("statusCode", 429);
-            }));
+            limiter.OnRejected = (context, _) => new ValueTask(HttpErrors.WriteFrameworkErrorAsync(context.HttpContext, 429, "Too Many Requests"));
 
             // Per client address as the socket sees it: forwarding headers are client-controlled.
             limiter.AddPolicy(AuthEndpoints.LoginRateLimitPolicy, context => RateLimitPartition.GetFixedWindowLimiter(

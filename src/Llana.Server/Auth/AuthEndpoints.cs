@@ -26,12 +26,7 @@ internal static class AuthEndpoints
 
             if (options.SkipAuth)
             {
-                await HttpErrors.WriteJsonAsync(c, 400, w =>
-                {
-                    w.WriteString("message", "Authentication is disabled");
-                    w.WriteString("error", "Bad Request");
-                    w.WriteNumber("statusCode", 400);
-                });
+                await HttpErrors.WriteFrameworkErrorAsync(c, 400, "Authentication is disabled", "Bad Request");
                 return;
             }
 
@@ -52,12 +47,7 @@ internal static class AuthEndpoints
 
             if (await auth.RefreshAsync(refresh, c.RequestAborted) is not { } tokens)
             {
-                await HttpErrors.WriteJsonAsync(c, 401, w =>
-                {
-                    w.WriteString("message", "Invalid refresh token");
-                    w.WriteString("error", "Unauthorized");
-                    w.WriteNumber("statusCode", 401);
-                });
+                await HttpErrors.WriteFrameworkErrorAsync(c, 401, "Invalid refresh token", "Unauthorized");
                 return;
             }
 
@@ -68,7 +58,7 @@ internal static class AuthEndpoints
         {
             if (!CookieDomainConfigured(c, options))
             {
-                await HttpErrors.WriteJsonAsync(c, 500, w => Internal(w));
+                await HttpErrors.WriteInternalErrorAsync(c);
                 return;
             }
 
@@ -82,12 +72,7 @@ internal static class AuthEndpoints
         {
             if (options.SkipAuth)
             {
-                await HttpErrors.WriteJsonAsync(c, 400, w =>
-                {
-                    w.WriteString("message", "Authentication is disabled");
-                    w.WriteString("error", "Bad Request");
-                    w.WriteNumber("statusCode", 400);
-                });
+                await HttpErrors.WriteFrameworkErrorAsync(c, 400, "Authentication is disabled", "Bad Request");
                 return;
             }
 
@@ -99,7 +84,7 @@ internal static class AuthEndpoints
     {
         if (!CookieDomainConfigured(c, options))
         {
-            await HttpErrors.WriteJsonAsync(c, 500, w => Internal(w));
+            await HttpErrors.WriteInternalErrorAsync(c);
             return;
         }
 
@@ -118,11 +103,6 @@ internal static class AuthEndpoints
     private static bool CookieDomainConfigured(HttpContext c, LlanaOptions options) =>
         !options.IsProduction || options.Auth.CookiesDomain is not null || options.Auth.BaseUrlApi is not null;
 
-    private static void Internal(Utf8JsonWriter w)
-    {
-        w.WriteNumber("statusCode", 500);
-        w.WriteString("message", "Internal server error");
-    }
 
     private static CookieOptions CookieOptions(LlanaOptions options, TimeSpan lifetime) => new()
     {
@@ -135,11 +115,7 @@ internal static class AuthEndpoints
         Expires = lifetime > TimeSpan.Zero ? DateTimeOffset.UtcNow + lifetime : null,
     };
 
-    private static Task Unauthorized(HttpContext c) => HttpErrors.WriteJsonAsync(c, 401, w =>
-    {
-        w.WriteString("message", "Unauthorized");
-        w.WriteNumber("statusCode", 401);
-    });
+    private static Task Unauthorized(HttpContext c) => HttpErrors.WriteFrameworkErrorAsync(c, 401, "Unauthorized");
 
     /// `{"username","password"}` as JSON or a form; anything else is no credentials.
     private static async Task<(string? Username, string? Password)> CredentialsAsync(HttpRequest request)

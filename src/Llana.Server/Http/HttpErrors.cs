@@ -70,34 +70,42 @@ internal static partial class HttpErrors
         await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
     }
 
+    /// Nest's exception body, `{"message", "error"?, "statusCode"}` (spec §3.4).
+    public static Task WriteFrameworkErrorAsync(HttpContext context, int status, string message, string? error = null) =>
+        WriteJsonAsync(context, status, w =>
+        {
+            w.WriteString("message", message);
+            if (error is not null)
+            {
+                w.WriteString("error", error);
+            }
+
+            w.WriteNumber("statusCode", status);
+        });
+
     /// Framework-style 404 for paths no route knows, as Express/Nest answers them.
-    public static Task WriteNotFoundAsync(HttpContext context) => WriteJsonAsync(context, 404, w =>
-    {
-        w.WriteString("message", $"Cannot {context.Request.Method} {context.Request.Path}");
-        w.WriteString("error", "Not Found");
-        w.WriteNumber("statusCode", 404);
-    });
+    public static Task WriteNotFoundAsync(HttpContext context) =>
+        WriteFrameworkErrorAsync(context, 404, $"Cannot {context.Request.Method} {context.Request.Path}", "Not Found");
 
     public static Task WriteUnexpectedAsync(HttpContext context)
     {
         var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
         if (error is BadHttpRequestException bad)
         {
-            return WriteJsonAsync(context, bad.StatusCode, w =>
-            {
-                w.WriteString("message", bad.StatusCode == 413 ? "Request body too large" : "Bad request");
-                w.WriteNumber("statusCode", bad.StatusCode);
-            });
+            return WriteFrameworkErrorAsync(context, bad.StatusCode, bad.StatusCode == 413 ? "Request body too large" : "Bad request");
         }
 
         var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Llana");
         LogUnexpected(logger, error?.GetType().Name ?? "unknown", context.Request.Method, context.Request.Path, error);
-        return WriteJsonAsync(context, 500, w =>
-        {
-            w.WriteNumber("statusCode", 500);
-            w.WriteString("message", "Internal server error");
-        });
+        return WriteInternalErrorAsync(context);
     }
+
+    /// Nest's body for an unhandled error: no detail reaches the client.
+    public static Task WriteInternalErrorAsync(HttpContext context) => WriteJsonAsync(context, 500, w =>
+    {
+        w.WriteNumber("statusCode", 500);
+        w.WriteString("message", "Internal server error");
+    });
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unexpected {Error} on {Method} {Path}")]
     private static partial void LogUnexpected(ILogger logger, string error, string method, string path, Exception? exception);

@@ -32,7 +32,8 @@ public static class ConformanceApp
 
         var app = builder.Build();
         var io = app.Services.GetRequiredService<SocketIOServer>();
-        foreach (var nsp in new[] { io.Of("/"), io.Of("/custom") })
+        // The bench host does what the reference Node server does on connection: nothing.
+        foreach (var nsp in bench ? [] : new[] { io.Of("/"), io.Of("/custom") })
         {
             nsp.OnConnection(socket =>
             {

@@ -42,6 +42,9 @@ if (process.argv[2] === "--worker") {
     } else if (m.expect) {
       expected = m.expect; received = 0; latencies = [];
       process.send({ ready: true });
+    } else if (m.closeAll) {
+      sockets.splice(0).forEach((s) => s.close());
+      process.send({ closed: true });
     } else if (m.exit) {
       sockets.forEach((s) => s.terminate());
       process.exit(0);
@@ -63,6 +66,11 @@ if (process.argv[2] === "--worker") {
   const settle = async () => { for (let i = 0; i < 4; i++) { lastGc = await get("/bench/gc", "POST"); await new Promise((r) => setTimeout(r, Number(process.env.BENCH_SETTLE_MS ?? 2500))); } lastGc = await get("/bench/gc", "POST"); return rss(); };
 
   const result = { memory: [] };
+  // Warm-up: open and close some connections first, so that one-time costs (JIT, thread pool growth,
+  // buffer pools) land in the baseline, not in the per-connection figure. Same for both servers.
+  await Promise.all(workers.map((w) => ask(w, { open: 250 }, "opened")));
+  await Promise.all(workers.map((w) => ask(w, { closeAll: true }, "closed")));
+  for (let i = 0; i < 50 && (await get("/bench/stats")).sockets > 0; i++) await new Promise((r) => setTimeout(r, 100));
   const baseline = await settle();
   let open = 0;
   for (const target of steps) {

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Threading.Channels;
 using Llana.Core.Auth;
@@ -34,7 +35,9 @@ internal sealed partial class RealtimeGateway(
     private readonly Channel<RowChange> _changes = Channel.CreateUnbounded<RowChange>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stopping = new();
     private readonly PermissionEvaluator? _evaluator = policy as PermissionEvaluator;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (SocketState State, DateTimeOffset Until)> _dormant = new(StringComparer.Ordinal);
+    private readonly bool _open = policy is OpenAccessPolicy;
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, SocketState>> _members = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (SocketState State, DateTimeOffset Until)> _dormant = new(StringComparer.Ordinal);
     private SocketIONamespace _sockets = null!;
     private IDisposable? _subscription;
     private Task _dispatcher = Task.CompletedTask;
@@ -122,14 +125,24 @@ internal sealed partial class RealtimeGateway(
             return;
         }
 
-        foreach (var table in state.Tables)
+        var rooms = state.Tables.Select(t => (state.Rows ? RowsRoom : TableRoom) + t).ToArray();
+        foreach (var room in rooms)
         {
-            socket.Join((state.Rows ? RowsRoom : TableRoom) + table);
+            socket.Join(room);
+            _members.GetOrAdd(room, _ => new(StringComparer.Ordinal))[socket.Id] = state;
         }
 
         _dormant.TryRemove(socket.Id, out _);
         socket.OnDisconnect(reason =>
         {
+            foreach (var room in rooms)
+            {
+                if (_members.TryGetValue(room, out var members))
+                {
+                    members.TryRemove(socket.Id, out _);
+                }
+            }
+
             // A socket that dropped (rather than left) may come back with recovery: keep judging changes for it.
             if (reason is not ("client namespace disconnect" or "server namespace disconnect"))
             {
@@ -178,13 +191,36 @@ internal sealed partial class RealtimeGateway(
         var rowsRoom = RowsRoom + change.TableName;
         var ids = Audience(idsRoom, change.TableName, rows: false);
         var rows = Audience(rowsRoom, change.TableName, rows: true);
-        Func<string, object?> row = column => change[column];
+        if (ids.Count + rows.Count == 0)
+        {
+            return;
+        }
+
+        // Sockets of one user share a decision: decide once per distinct identity and change.
+        var decisions = new Dictionary<string, AccessDecision?>(StringComparer.Ordinal);
+        async ValueTask<AccessDecision?> Decide(SocketState state)
+        {
+            if (_open)
+            {
+                return AccessDecision.AllowAll;
+            }
+
+            var caller = await IdentityAsync(state, ct);
+            var key = caller.UserId is { } user ? user + "|" + caller.Role?.Name : (caller.Authenticated ? "|auth" : "|anonymous");
+            if (!decisions.TryGetValue(key, out var decision))
+            {
+                decisions[key] = decision = await DecideAsync(caller, change, ct);
+            }
+
+            return decision;
+        }
+
         if (ids.Count > 0)
         {
             var denied = new List<string>();
             foreach (var (id, state) in ids)
             {
-                if (await DecideAsync(state, change, row, ct) is null)
+                if (await Decide(state) is null)
                 {
                     denied.Add(id);
                 }
@@ -202,7 +238,7 @@ internal sealed partial class RealtimeGateway(
             var groups = new Dictionary<string, (IReadOnlySet<string>? Fields, HashSet<string> Members)>(StringComparer.Ordinal);
             foreach (var (id, state) in rows)
             {
-                if (await DecideAsync(state, change, row, ct) is { } decision)
+                if (await Decide(state) is { } decision)
                 {
                     var key = decision.AllowedFields is null ? "*" : string.Join(",", decision.AllowedFields.Order(StringComparer.Ordinal));
                     if (!groups.TryGetValue(key, out var group))
@@ -216,7 +252,7 @@ internal sealed partial class RealtimeGateway(
 
             foreach (var (_, (fields, members)) in groups)
             {
-                var others = rows.Where(r => !members.Contains(r.Id)).Select(r => r.Id);
+                var others = members.Count == rows.Count ? [] : rows.Where(r => !members.Contains(r.Id)).Select(r => r.Id);
                 _sockets.To(rowsRoom).Except(others).Send(_sockets.Encode(change.TableName, Payload(change, withRow: true, fields)));
             }
         }
@@ -227,11 +263,11 @@ internal sealed partial class RealtimeGateway(
     private List<(string Id, SocketState State)> Audience(string room, string table, bool rows)
     {
         var audience = new List<(string, SocketState)>();
-        foreach (var socket in _sockets.To(room).FetchSockets())
+        if (_members.TryGetValue(room, out var members))
         {
-            if (socket.Data is SocketState state)
+            foreach (var (id, state) in members)
             {
-                audience.Add((socket.Id, state));
+                audience.Add((id, state));
             }
         }
 
@@ -254,17 +290,17 @@ internal sealed partial class RealtimeGateway(
         return audience;
     }
 
-    /// The socket's READ decision for this row, or null when it may not see it.
-    private async ValueTask<AccessDecision?> DecideAsync(SocketState state, RowChange change, Func<string, object?> row, CancellationToken ct)
+    /// A caller's READ decision for this row, or null when it may not see it.
+    private async ValueTask<AccessDecision?> DecideAsync(Caller caller, RowChange change, CancellationToken ct)
     {
-        var decision = await policy.DecideAsync(await IdentityAsync(state, ct), change.Table, AccessLevel.Read, null, ct);
+        var decision = await policy.DecideAsync(caller, change.Table, AccessLevel.Read, null, ct);
         if (!decision.Allowed)
         {
             return null;
         }
 
         // Own records: judged on the row (before the write, for a delete); a key-only row cannot be judged.
-        return decision.Owner is { } owner && (change.Partial || !owner.Matches(row)) ? null : decision;
+        return decision.Owner is { } owner && (change.Partial || !owner.Matches(column => change[column])) ? null : decision;
     }
 
     /// The socket's user with its role, kept for `CACHE_WS_IDENTITY_DATA_TTL` and re-read after that or as soon as a

@@ -261,6 +261,22 @@ public sealed class SocketIONamespace
                 return targets;
             }
 
+            // One named room (the usual broadcast): its members are already distinct, no union set is needed.
+            if (rooms.Count == 1 && !_sockets.ContainsKey(rooms[0]))
+            {
+                var only = _rooms.GetValueOrDefault(rooms[0]) ?? [];
+                targets = ArrayPool<SocketIOSocket>.Shared.Rent(Math.Max(1, only.Count));
+                foreach (var socket in only)
+                {
+                    if (excluded is null || !excluded.Contains(socket))
+                    {
+                        targets[count++] = socket;
+                    }
+                }
+
+                return targets;
+            }
+
             HashSet<SocketIOSocket> union = [];
             foreach (var room in rooms)
             {

@@ -13,7 +13,8 @@ const WORKERS = Number(process.env.BENCH_WORKERS ?? 4);
 
 if (process.argv[2] === "--worker") {
   const WebSocket = require("ws");
-  const url = process.argv[3].replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket";
+  const raw = process.env.BENCH_ENGINE_ONLY === "1"; // diagnostics: raw Engine.IO at /engine.io/, no Socket.IO CONNECT
+  const url = process.argv[3].replace("http", "ws") + (raw ? "/engine.io/" : "/socket.io/") + "?EIO=4&transport=websocket";
   const sockets = [];
   let expected = 0, received = 0, latencies = [];
   const openOne = () => new Promise((resolve, reject) => {
@@ -22,7 +23,7 @@ if (process.argv[2] === "--worker") {
     ws.on("error", reject);
     ws.on("message", (data) => {
       const s = data.toString();
-      if (state === 0 && s[0] === "0") { state = 1; ws.send("40"); return; }
+      if (state === 0 && s[0] === "0") { if (raw) { state = 2; sockets.push(ws); resolve(); return; } state = 1; ws.send("40"); return; }
       if (state === 1 && s.startsWith("40")) { state = 2; sockets.push(ws); resolve(); return; }
       if (s === "2") { ws.send("3"); return; }
       if (s.startsWith('42["tick"')) {

@@ -163,6 +163,7 @@ public static partial class LlanaHost
         app.UseLlanaAuthentication(options, socketPath);
         app.MapAuthEndpoints(options);
         app.MapSocketIO();
+        app.MapDocsEndpoints(builder.Configuration, options);
         app.MapTableEndpoints(options);
 
         if (options.SkipAuth)

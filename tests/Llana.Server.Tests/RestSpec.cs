@@ -34,6 +34,21 @@ public abstract class RestSpec(DemoFixture fixture)
     }
 
     [Fact]
+    public async Task Docs_describe_every_table_unless_skipped()
+    {
+        var page = await Http.Get("/");
+        Assert.Equal(200, page.Status);
+        Assert.Contains("<title>API Documentation</title>", page.Text);
+        var openApi = (await Http.Get("/openapi.json")).Json;
+        Assert.Equal("3.1.0", openApi.GetProperty("openapi").GetString());
+        Assert.True(openApi.GetProperty("paths").TryGetProperty("/Customer/", out _));
+        Assert.False(openApi.GetProperty("paths").TryGetProperty("/_llana_role/", out _));
+
+        await using var skipped = await fixture.StartServerAsync(new Dictionary<string, string?> { ["SKIP_DOCS"] = "false" });
+        Assert.Equal("{\"version\":\"1.32.0\"}", (await skipped.Http.Get("/")).Text);
+    }
+
+    [Fact]
     public async Task Schema_describes_types_keys_and_relations_in_both_directions()
     {
         var r = await Http.Get("/Customer/schema");

@@ -13,8 +13,6 @@ internal static class TableEndpoints
 
     public static void MapTableEndpoints(this WebApplication app, LlanaOptions options)
     {
-        app.MapGet("/", (HttpContext c) => HttpErrors.WriteJsonAsync(c, 200, w => w.WriteString("version", "1.32.0")));
-
         // Authentication only, no role or public-table check (spec §4.2).
         app.MapGet("/tables", (HttpContext c, TableService s) => Request(c) is { Caller.Authenticated: false } r
             ? HttpErrors.WriteErrorAsync(c, TableError.Unauthorized(r.Caller.Failure))

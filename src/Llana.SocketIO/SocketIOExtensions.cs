@@ -24,6 +24,7 @@ namespace Microsoft.Extensions.DependencyInjection
             }
 
             services.TryAddSingleton<IRecoveryStore, InMemoryRecoveryStore>();
+            services.AddHostedService<SocketIOShutdown>();
             services.TryAddSingleton(sp => new SocketIOServer(
                 sp.GetRequiredService<IOptions<SocketIOOptions>>(),
                 sp,

@@ -67,6 +67,22 @@ public sealed class ServerApiTests
     }
 
     [Fact]
+    public async Task Stopping_the_host_closes_connections_as_server_shutting_down()
+    {
+        var reason = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var server = await TestServer.StartAsync(o => o.PingInterval = TimeSpan.FromSeconds(30), io => io.Of("/").OnConnection(s => s.OnDisconnect(r => reason.TrySetResult(r))));
+        using var http = new HttpClient();
+        var sid = await ConnectPollingAsync(http, server.Url);
+        var poll = http.GetStringAsync($"{server.Url}/socket.io/?EIO=4&transport=polling&sid={sid}");
+        var session = server.Io.Sockets.Sockets.Values.Single().Session;
+        await Wait.UntilAsync(() => session.PollPending, TimeSpan.FromSeconds(5), "poll pending");
+        var stopping = server.DisposeAsync();
+        Assert.Equal("server shutting down", await reason.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal("1", await poll.WaitAsync(TimeSpan.FromSeconds(10)));
+        await stopping;
+    }
+
+    [Fact]
     public async Task Dynamic_namespaces_are_created_on_first_connect()
     {
         await using var server = await TestServer.StartAsync(

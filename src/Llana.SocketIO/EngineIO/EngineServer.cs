@@ -104,6 +104,15 @@ internal sealed class EngineServer(EngineServerOptions options, IEngineHandler h
 
     public int SessionCount => _sessions.Count;
 
+    /// <summary>Closes every session (server shutdown): queued packets are flushed, then the transport closes.</summary>
+    public void CloseAll(string reason)
+    {
+        foreach (var (_, session) in _sessions)
+        {
+            session.Close(reason);
+        }
+    }
+
     internal void Remove(EngineSession session) => _sessions.TryRemove(new KeyValuePair<string, EngineSession>(session.Id, session));
 
     public async Task HandleRequestAsync(HttpContext context)

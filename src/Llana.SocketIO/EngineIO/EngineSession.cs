@@ -128,6 +128,9 @@ internal sealed class EngineSession : IValueTaskSource<bool>
         }
     }
 
+    /// <summary>A polling GET is waiting for data (for tests and diagnostics).</summary>
+    internal bool PollPending => Volatile.Read(ref _pollWaiter) is not null;
+
     /// <summary>What is waiting to be sent (for tests and diagnostics).</summary>
     internal OutboundMessage[] SnapshotQueue()
     {

@@ -21,7 +21,7 @@ public sealed class SocketIOHandshake
     /// <summary>The auth object of the CONNECT packet (<c>{}</c> when none).</summary>
     public JsonElement Auth { get; }
 
-    /// <summary>Request headers.</summary>
+    /// <summary>Request headers (for a WebSocket-first connection these are the live request headers: read them while the socket is connected).</summary>
     public IHeaderDictionary Headers => _data.Headers;
 
     /// <summary>Query string.</summary>

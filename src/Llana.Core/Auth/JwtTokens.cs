@@ -1,4 +1,5 @@
 using System.Buffers.Text;
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -28,6 +29,11 @@ public sealed class JwtTokens(AuthOptions options, TimeProvider time)
 
     private static readonly byte[] Header = Encoding.UTF8.GetBytes(Base64Url.EncodeToString("{\"alg\":\"HS256\",\"typ\":\"JWT\"}"u8));
 
+    private const int MaxVerified = 10_000;
+
+    // A client sends the same access token with every request: once its signature has been checked, later
+    // requests only need the expiry test. Only tokens that verified are kept, under their exact text.
+    private readonly ConcurrentDictionary<string, TokenClaims> _verified = new(StringComparer.Ordinal);
     private readonly byte[] _accessKey = Encoding.UTF8.GetBytes(options.JwtKey);
     private readonly byte[] _refreshKey = Encoding.UTF8.GetBytes(options.JwtRefreshKey);
 
@@ -71,6 +77,33 @@ public sealed class JwtTokens(AuthOptions options, TimeProvider time)
 
     /// The claims of a valid token, or the failure text (`Access token expired`, `Authentication Failed`).
     public (TokenClaims? Claims, string? Error) Verify(string token, TokenKind kind)
+    {
+        if (kind == TokenKind.Access && _verified.TryGetValue(token, out var known))
+        {
+            if (known.ExpiresAt is null || time.GetUtcNow() < known.ExpiresAt)
+            {
+                return (known, null);
+            }
+
+            _verified.TryRemove(token, out _);
+            return (null, Expired);
+        }
+
+        var (claims, error) = VerifySignatureAndClaims(token, kind);
+        if (claims is not null && kind == TokenKind.Access)
+        {
+            if (_verified.Count >= MaxVerified)
+            {
+                _verified.Clear();
+            }
+
+            _verified[token] = claims;
+        }
+
+        return (claims, error);
+    }
+
+    private (TokenClaims? Claims, string? Error) VerifySignatureAndClaims(string token, TokenKind kind)
     {
         var firstDot = token.IndexOf('.', StringComparison.Ordinal);
         var lastDot = token.LastIndexOf('.');

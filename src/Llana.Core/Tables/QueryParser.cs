@@ -46,19 +46,7 @@ public static class QueryParser
         TableSchema table, IReadOnlyList<KeyValuePair<string, string>> query, Func<string, TableSchema?> findTable,
         int defaultLimit, int maxLimit, bool withFilters, IReadOnlySet<string>? ignored = null)
     {
-        string? Single(string name)
-        {
-            string? value = null;
-            foreach (var (k, v) in query)
-            {
-                if (k == name)
-                {
-                    value = v;
-                }
-            }
-
-            return value;
-        }
+        string? Single(string name) => TableRequest.LastValue(query, name);
 
         var relations = new List<RelationRequest>();
         var fields = ParseFields(table, Single("fields"), findTable, relations);

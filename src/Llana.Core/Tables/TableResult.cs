@@ -15,10 +15,13 @@ public sealed record EmptyResult(int Status) : TableResult(Status);
 /// The request facts a table operation needs: who asks, the query parameters in order, and `x-request-id`.
 public sealed record TableRequest(Auth.Caller Caller, IReadOnlyList<KeyValuePair<string, string>> Query, string? RequestId)
 {
-    public string? QueryValue(string name)
+    public string? QueryValue(string name) => LastValue(Query, name);
+
+    /// The last value of a query parameter (a repeated single-valued parameter: the last one wins).
+    public static string? LastValue(IReadOnlyList<KeyValuePair<string, string>> query, string name)
     {
         string? value = null;
-        foreach (var (k, v) in Query)
+        foreach (var (k, v) in query)
         {
             if (k == name)
             {

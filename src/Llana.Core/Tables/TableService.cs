@@ -22,13 +22,12 @@ public sealed partial class TableService(
 
     public IReadOnlySet<string> NonFilterParameters { get; init; } = new HashSet<string>(StringComparer.Ordinal);
 
-    public async Task<TableResult> ListTablesAsync(TableRequest request, CancellationToken ct)
+    public Task<TableResult> ListTablesAsync(TableRequest request, CancellationToken ct)
     {
-        await Task.CompletedTask;
         var names = catalog.Tables.Select(t => t.Table)
             .Where(n => !n.StartsWith("_llana_", StringComparison.Ordinal) && n != "atlas_schema_revisions")
             .Order(StringComparer.Ordinal).ToList();
-        return new JsonResult(200, w =>
+        return Task.FromResult<TableResult>(new JsonResult(200, w =>
         {
             w.WriteStartObject();
             w.WriteStartArray("tables");
@@ -40,7 +39,7 @@ public sealed partial class TableService(
             w.WriteEndArray();
             WriteRequestId(w, "_x_request_id", request.RequestId);
             w.WriteEndObject();
-        });
+        }));
     }
 
     public Task<TableResult> SchemaAsync(string tableName, TableRequest request, CancellationToken ct) => Run(async () =>

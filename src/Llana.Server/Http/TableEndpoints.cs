@@ -14,9 +14,13 @@ internal static class TableEndpoints
     public static void MapTableEndpoints(this WebApplication app, LlanaOptions options)
     {
         // Authentication only, no role or public-table check (spec §4.2).
-        app.MapGet("/tables", (HttpContext c, TableService s) => Request(c) is { Caller.Authenticated: false } r
-            ? HttpErrors.WriteErrorAsync(c, TableError.Unauthorized(r.Caller.Failure))
-            : Respond(c, s.ListTablesAsync(Request(c), c.RequestAborted)));
+        app.MapGet("/tables", (HttpContext c, TableService s) =>
+        {
+            var r = Request(c);
+            return r.Caller.Authenticated
+                ? Respond(c, s.ListTablesAsync(r, c.RequestAborted))
+                : HttpErrors.WriteErrorAsync(c, TableError.Unauthorized(r.Caller.Failure));
+        });
         app.MapGet("/{table}/schema", (HttpContext c, TableService s, string table) => Respond(c, s.SchemaAsync(table, Request(c), c.RequestAborted)));
         app.MapGet("/{table}", (HttpContext c, TableService s, string table) => Respond(c, s.ListAsync(table, Request(c), c.RequestAborted)));
         app.MapGet("/{table}/{id}", (HttpContext c, TableService s, string table, string id) => Respond(c, s.GetAsync(table, id, Request(c), c.RequestAborted)));

@@ -24,10 +24,7 @@ internal sealed class EngineSession : IValueTaskSource<bool>
     private Queue<OutboundMessage>? _queue;
     private bool _queueCompleted;
     private bool _writerWaiting;
-    // The writer resumes inline on the thread that queued a message (outside every lock): a broadcast then hands
-    // each socket's frame to its transport pipe in the same loop instead of scheduling one thread-pool work item per
-    // socket. A send that cannot complete at once (peer not reading) still continues asynchronously.
-    private ManualResetValueTaskSourceCore<bool> _writerSignal = new() { RunContinuationsAsynchronously = false };
+    private ManualResetValueTaskSourceCore<bool> _writerSignal = new() { RunContinuationsAsynchronously = true };
     private readonly Lock _lock = new();
     private readonly Timer _heartbeat;
     private readonly int _pingIntervalMs;

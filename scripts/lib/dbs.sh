@@ -283,16 +283,7 @@ dbs_start_mariadb() {
 }
 
 dbs_stop_mariadb() {
-  local dir="$1/mariadb" pid f
-  for f in "$dir/mariadb.pid" "$dir/launcher.pid"; do
-    [ -f "$f" ] || continue
-    pid="$(head -n 1 "$f" 2>/dev/null)"
-    if dbs_pid_alive "$pid" && grep -Eq 'mariadbd|mysqld' "/proc/$pid/comm" 2>/dev/null; then
-      kill -TERM "$pid" 2>/dev/null
-      dbs_wait_for 20 sh -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null
-    fi
-    rm -f "$f"
-  done
+  dbs_stop_pidfiles 'mariadbd|mysqld' 20 "$1/mariadb/mariadb.pid" "$1/mariadb/launcher.pid"
 }
 
 # ---- Redis ----------------------------------------------------------------------------------------
@@ -338,13 +329,20 @@ dbs_start_redis() {
 }
 
 dbs_stop_redis() {
-  local dir="$1/redis" pid f
-  for f in "$dir/redis.pid" "$dir/launcher.pid"; do
+  dbs_stop_pidfiles 'redis' 10 "$1/redis/redis.pid" "$1/redis/launcher.pid"
+}
+
+# Stops the process of each pid file, if it is still the server named by PATTERN (a pid may have been
+# reused), with TERM then KILL after TIMEOUT seconds; removes the files.
+dbs_stop_pidfiles() {
+  local pattern="$1" timeout="$2" pid f
+  shift 2
+  for f in "$@"; do
     [ -f "$f" ] || continue
     pid="$(head -n 1 "$f" 2>/dev/null)"
-    if dbs_pid_alive "$pid" && grep -q redis "/proc/$pid/comm" 2>/dev/null; then
+    if dbs_pid_alive "$pid" && grep -Eq "$pattern" "/proc/$pid/comm" 2>/dev/null; then
       kill -TERM "$pid" 2>/dev/null
-      dbs_wait_for 10 sh -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null
+      dbs_wait_for "$timeout" sh -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null
     fi
     rm -f "$f"
   done

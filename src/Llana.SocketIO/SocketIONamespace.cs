@@ -82,7 +82,8 @@ public sealed class SocketIONamespace
     public void Emit(string eventName, params object?[] args) => BroadcastCore(Encode(eventName, args), null, null);
 
     /// <summary>Writes a pre-encoded packet to every socket of the namespace.</summary>
-    public void Send(EncodedPacket packet) => BroadcastCore(packet, null, null);
+    /// <returns>The connection-state-recovery offset given to the packet, or null.</returns>
+    public string? Send(EncodedPacket packet) => BroadcastCore(packet, null, null);
 
     /// <summary>Disconnects every socket of the namespace.</summary>
     public void DisconnectSockets(bool close = false) => new BroadcastOperator(this).DisconnectSockets(close);
@@ -194,10 +195,12 @@ public sealed class SocketIONamespace
 
     /// <summary>
     /// The broadcast path: offset + replay store when recovery is on, then the same
-    /// <see cref="OutboundMessage"/> (shared bytes) is queued on every target.
+    /// <see cref="OutboundMessage"/> (shared bytes) is queued on every target. Returns the offset given to the
+    /// packet (null when recovery is off or the packet cannot carry one).
     /// </summary>
-    internal void BroadcastCore(EncodedPacket packet, IReadOnlyList<string>? rooms, IReadOnlyList<string>? except)
+    internal string? BroadcastCore(EncodedPacket packet, IReadOnlyList<string>? rooms, IReadOnlyList<string>? except)
     {
+        string? offset = null;
         if (packet.Namespace != Name)
         {
             throw new ArgumentException($"The packet was encoded for namespace '{packet.Namespace}', not '{Name}'.", nameof(packet));
@@ -205,7 +208,7 @@ public sealed class SocketIONamespace
 
         if (Server.RecoveryEnabled && packet.CanCarryOffset)
         {
-            var offset = Server.NextOffset();
+            offset = Server.NextOffset();
             packet = packet.WithOffset(offset);
             var stored = Server.RecoveryStore.AppendAsync(new RecoveryPacket(
                 offset, Name, rooms ?? [], except ?? [], packet.Frame, packet.Attachments, DateTimeOffset.UtcNow));
@@ -229,6 +232,8 @@ public sealed class SocketIONamespace
             Array.Clear(targets, 0, count);
             ArrayPool<SocketIOSocket>.Shared.Return(targets);
         }
+
+        return offset;
     }
 
     internal SocketIOSocket[] CollectTargets(IReadOnlyList<string>? rooms, IReadOnlyList<string>? except, out int count)
@@ -348,7 +353,8 @@ public sealed class BroadcastOperator
     public void Emit(string eventName, params object?[] args) => Send(_namespace.Encode(eventName, args));
 
     /// <summary>Writes a pre-encoded packet (see <see cref="SocketIONamespace.Encode"/>) to every target.</summary>
-    public void Send(EncodedPacket packet) => _namespace.BroadcastCore(packet, _rooms, _except);
+    /// <returns>The connection-state-recovery offset given to the packet, or null.</returns>
+    public string? Send(EncodedPacket packet) => _namespace.BroadcastCore(packet, _rooms, _except);
 
     /// <summary>The sockets that a broadcast would reach now.</summary>
     public IReadOnlyList<SocketIOSocket> FetchSockets()

@@ -64,7 +64,11 @@ public sealed class SocketIOSocket
     /// <summary>Rooms the socket is in, its own id included.</summary>
     public IReadOnlyCollection<string> Rooms => Namespace.RoomsOf(this);
 
-    internal string? Pid { get; }
+    /// <summary>
+    /// The private session id of connection state recovery (null when recovery is off). A secret the client
+    /// presents to get this socket back: share it only with trusted storage.
+    /// </summary>
+    public string? Pid { get; }
 
     internal bool Registered { get; set; }
 

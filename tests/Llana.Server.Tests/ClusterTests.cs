@@ -86,6 +86,51 @@ public sealed class ClusterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_client_whose_node_dies_resumes_on_another_and_gets_what_it_missed_once()
+    {
+        await _redis.StartAsync();
+        var a = await StartNodeAsync();
+        await using var b = await StartNodeAsync();
+        await using var balancer = new TcpProxy { Target = a.Address };
+        await using var client = NodeSubscriber.Start(balancer.Address, new
+        {
+            auth = new Dictionary<string, string> { ["x-llana-table"] = "Customer" },
+            transports = new[] { "websocket" },
+            reconnectionDelay = 300,
+            reconnectionDelayMax = 300,
+        });
+        await client.ConnectedAsync();
+        var seen = await a.Http.Post("/Customer/", new { companyName = "Seen on A", userId = 1 });
+        var seenId = seen.Json.GetProperty("custId").GetInt64().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await client.EventAsync("Customer", p => p.GetProperty("custId").GetString() == seenId);
+
+        // Node A dies: its connections drop and nothing reaches it any more.
+        balancer.Target = null;
+        balancer.Cut();
+        await a.DisposeAsync();
+        await client.WaitForAsync(l => NodeSubscriber.Is(l, "disconnect"), "disconnect");
+
+        var missed = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            var r = await b.Http.Post("/Customer/", new { companyName = $"Missed {i}", userId = 1 });
+            missed.Add(r.Json.GetProperty("custId").GetInt64().ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        balancer.Target = b.Address;
+        await client.WaitForAsync(l => NodeSubscriber.Is(l, "connect"), "reconnect to B", TimeSpan.FromSeconds(15), skip: 1);
+        var after = await b.Http.Post("/Customer/", new { companyName = "After", userId = 1 });
+        var afterId = after.Json.GetProperty("custId").GetInt64().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        foreach (var id in missed.Append(afterId))
+        {
+            await client.EventAsync("Customer", p => p.GetProperty("custId").GetString() == id);
+        }
+
+        var ids = client.Events.Where(e => e.Name == "Customer").Select(e => e.Payload.GetProperty("custId").GetString()).ToList();
+        Assert.Equal([seenId, .. missed, afterId], ids);
+    }
+
+    [Fact]
     public async Task A_message_from_node_llana_is_delivered_reading_the_row_it_lacks()
     {
         await _redis.StartAsync();

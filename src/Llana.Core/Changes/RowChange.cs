@@ -15,6 +15,9 @@ public enum ChangeKind
 /// a <see cref="Partial"/> row carries only its primary key (a peer that does not send rows, e.g. Node Llana).
 public sealed record RowChange(TableSchema Table, ChangeKind Kind, object?[] Row, long Offset, bool Remote = false, bool Partial = false)
 {
+    /// Where the change was first published in a cluster (node and that node's offset); null for a local change.
+    public ChangeOrigin? Origin { get; init; }
+
     public string TableName => Table.Table;
 
     public string? PrimaryKey => Table.PrimaryKey;
@@ -47,11 +50,14 @@ public sealed record RowChange(TableSchema Table, ChangeKind Kind, object?[] Row
     };
 }
 
+/// A change's identity across nodes: the node that made the write and its offset there.
+public sealed record ChangeOrigin(string Node, long Offset);
+
 /// The in-process feed of committed writes. Publishing assigns the next offset and calls every subscriber in
 /// offset order; subscribers must be quick (hand the change to their own bounded queues).
 public interface IChangeFeed
 {
-    RowChange Publish(TableSchema table, ChangeKind kind, object?[] row, bool remote = false, bool partial = false);
+    RowChange Publish(TableSchema table, ChangeKind kind, object?[] row, bool remote = false, bool partial = false, ChangeOrigin? origin = null);
 
     IDisposable Subscribe(Action<RowChange> subscriber);
 }
@@ -62,11 +68,11 @@ public sealed class InMemoryChangeFeed : IChangeFeed
     private Action<RowChange>[] _subscribers = [];
     private long _offset;
 
-    public RowChange Publish(TableSchema table, ChangeKind kind, object?[] row, bool remote = false, bool partial = false)
+    public RowChange Publish(TableSchema table, ChangeKind kind, object?[] row, bool remote = false, bool partial = false, ChangeOrigin? origin = null)
     {
         lock (_gate)
         {
-            var change = new RowChange(table, kind, row, ++_offset, remote, partial);
+            var change = new RowChange(table, kind, row, ++_offset, remote, partial) { Origin = origin };
             foreach (var subscriber in _subscribers)
             {
                 subscriber(change);

@@ -8,7 +8,8 @@ internal static partial class ClusterServices
         if (RedisSettings.From(configuration) is { } settings)
         {
             services.AddSingleton(settings);
-            services.AddHostedService<RedisChangeBridge>();
+            services.AddSingleton<RedisChangeBridge>();
+            services.AddHostedService(sp => sp.GetRequiredService<RedisChangeBridge>());
         }
         else
         {

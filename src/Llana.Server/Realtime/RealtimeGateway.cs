@@ -26,13 +26,16 @@ internal sealed partial class RealtimeGateway(
     IAccessPolicy policy,
     LlanaOptions options,
     RealtimeOptions realtime,
+    IServiceProvider services,
     ILogger<RealtimeGateway> logger) : IHostedService
 {
     public const string NoTable = "No Table Provided In Headers[x-llana-table]";
     private const string TableRoom = "t:";
     private const string RowsRoom = "r:";
 
-    private readonly Channel<RowChange> _changes = Channel.CreateUnbounded<RowChange>(new UnboundedChannelOptions { SingleReader = true });
+    // Changes and resume jobs, one dispatcher: both reach a socket in the order they were queued.
+    private readonly Channel<object> _changes = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly RedisChangeBridge? _bridge = services.GetService<RedisChangeBridge>();
     private readonly CancellationTokenSource _stopping = new();
     private readonly PermissionEvaluator? _evaluator = policy as PermissionEvaluator;
     private readonly bool _open = policy is OpenAccessPolicy;
@@ -114,7 +117,10 @@ internal sealed partial class RealtimeGateway(
             }
         }
 
-        context.Data = new SocketState(caller, tables.Select(t => t.Table).ToArray(), WantsRows(context), caller.ExpiresAt);
+        context.Data = new SocketState(caller, tables.Select(t => t.Table).ToArray(), WantsRows(context), caller.ExpiresAt)
+        {
+            ResumeAfter = context.Recovered ? null : await ResumePointAsync(context),
+        };
     }
 
     private void OnConnection(SocketIOSocket socket)
@@ -133,6 +139,16 @@ internal sealed partial class RealtimeGateway(
         }
 
         _dormant.TryRemove(socket.Id, out _);
+        if (_bridge is not null && socket.Pid is { } pid)
+        {
+            _bridge.RememberSession(pid);
+        }
+
+        if (state.ResumeAfter is not null)
+        {
+            _changes.Writer.TryWrite(new ResumeJob(socket, state));
+        }
+
         socket.OnDisconnect(reason =>
         {
             foreach (var room in rooms)
@@ -147,6 +163,10 @@ internal sealed partial class RealtimeGateway(
             if (reason is not ("client namespace disconnect" or "server namespace disconnect"))
             {
                 _dormant[socket.Id] = (state, DateTimeOffset.UtcNow + realtime.RecoveryWindow);
+            }
+            else if (_bridge is not null && socket.Pid is { } left)
+            {
+                _bridge.ForgetSession(left);
             }
         });
 
@@ -172,15 +192,22 @@ internal sealed partial class RealtimeGateway(
 
     private async Task DispatchLoopAsync(CancellationToken ct)
     {
-        await foreach (var change in _changes.Reader.ReadAllAsync(ct))
+        await foreach (var item in _changes.Reader.ReadAllAsync(ct))
         {
             try
             {
-                await DispatchAsync(change, ct);
+                if (item is RowChange change)
+                {
+                    await DispatchAsync(change, ct);
+                }
+                else
+                {
+                    await ResumeAsync((ResumeJob)item, ct);
+                }
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                LogDispatchFailed(logger, change.TableName, e);
+                LogDispatchFailed(logger, (item as RowChange)?.TableName ?? "a resumed socket", e);
             }
         }
     }
@@ -215,12 +242,13 @@ internal sealed partial class RealtimeGateway(
             return decision;
         }
 
+        var origin = change.Origin ?? (_bridge is null ? null : new ChangeOrigin(_bridge.NodeId, change.Offset));
         if (ids.Count > 0)
         {
             var denied = new List<string>();
             foreach (var (id, state) in ids)
             {
-                if (await Decide(state) is null)
+                if (!state.FirstTime(origin) || await Decide(state) is null)
                 {
                     denied.Add(id);
                 }
@@ -228,7 +256,7 @@ internal sealed partial class RealtimeGateway(
 
             if (denied.Count < ids.Count)
             {
-                _sockets.To(idsRoom).Except(denied).Send(_sockets.Encode(change.TableName, Payload(change, withRow: false, null)));
+                Remember(_sockets.To(idsRoom).Except(denied).Send(_sockets.Encode(change.TableName, Payload(change, withRow: false, null))), origin);
             }
         }
 
@@ -238,7 +266,7 @@ internal sealed partial class RealtimeGateway(
             var groups = new Dictionary<string, (IReadOnlySet<string>? Fields, HashSet<string> Members)>(StringComparer.Ordinal);
             foreach (var (id, state) in rows)
             {
-                if (await Decide(state) is { } decision)
+                if (state.FirstTime(origin) && await Decide(state) is { } decision)
                 {
                     var key = decision.AllowedFields is null ? "*" : string.Join(",", decision.AllowedFields.Order(StringComparer.Ordinal));
                     if (!groups.TryGetValue(key, out var group))
@@ -253,9 +281,49 @@ internal sealed partial class RealtimeGateway(
             foreach (var (_, (fields, members)) in groups)
             {
                 var others = members.Count == rows.Count ? [] : rows.Where(r => !members.Contains(r.Id)).Select(r => r.Id);
-                _sockets.To(rowsRoom).Except(others).Send(_sockets.Encode(change.TableName, Payload(change, withRow: true, fields)));
+                Remember(_sockets.To(rowsRoom).Except(others).Send(_sockets.Encode(change.TableName, Payload(change, withRow: true, fields))), origin);
             }
         }
+    }
+
+    // Which change an offset stands for, so that a client can resume on another node (cluster only).
+    private void Remember(string? offset, ChangeOrigin? origin)
+    {
+        if (_bridge is not null && offset is not null && origin is not null)
+        {
+            _bridge.RememberOffset(offset, origin, realtime.RecoveryWindow);
+        }
+    }
+
+    /// The change a client last got from another node, from the `pid` and `offset` its socket.io-client sends on
+    /// reconnect; null when this node recovered the session itself, or when it is unknown.
+    private async ValueTask<ChangeOrigin?> ResumePointAsync(ConnectContext context) =>
+        _bridge is not null && context.Auth.ValueKind == JsonValueKind.Object
+            && context.Auth.TryGetProperty("pid", out var pid) && pid.ValueKind == JsonValueKind.String
+            && context.Auth.TryGetProperty("offset", out var offset) && offset.ValueKind == JsonValueKind.String
+            ? await _bridge.ResumePointAsync(pid.GetString()!, offset.GetString()!)
+            : null;
+
+    /// A socket that dropped on another node (which may be gone) resumes here: the changes it missed come from the
+    /// cluster's log, judged with its identity now, each once (live events it already got are skipped).
+    private async Task ResumeAsync(ResumeJob job, CancellationToken ct)
+    {
+        var (socket, state) = job;
+        foreach (var change in await _bridge!.ChangesAfterAsync(state.ResumeAfter!))
+        {
+            if (!socket.Connected || !state.Tables.Contains(change.TableName) || !state.FirstTime(change.Origin))
+            {
+                continue;
+            }
+
+            var caller = await IdentityAsync(state, ct);
+            if (await DecideAsync(caller, change, ct) is { } decision)
+            {
+                socket.Emit(change.TableName, Payload(change, state.Rows, decision.AllowedFields));
+            }
+        }
+
+        state.Resumed();
     }
 
     /// The sockets a change of <paramref name="table"/> is for: connected ones in the room, plus dropped ones that
@@ -405,8 +473,47 @@ internal sealed partial class RealtimeGateway(
     /// What the handshake established, and the cached identity used at delivery.
     private sealed record SocketState(Caller Caller, string[] Tables, bool Rows, DateTimeOffset? ExpiresAt)
     {
+        // A change read from the log may still be on its way live for a few seconds after the resume.
+        private static readonly TimeSpan Overlap = TimeSpan.FromSeconds(30);
+        private readonly Lock _gate = new();
+        private HashSet<ChangeOrigin>? _seen;
+        private DateTimeOffset? _resumedAt;
+
         public SocketIdentity? Identity { get; set; }
+
+        /// Set when the socket resumes a session of another node: deliver what it missed after this change.
+        public ChangeOrigin? ResumeAfter { get; init; }
+
+        /// While a resume is pending or just done, each change reaches the socket once, live or from the log.
+        public bool FirstTime(ChangeOrigin? origin)
+        {
+            if (ResumeAfter is null || origin is null)
+            {
+                return true;
+            }
+
+            lock (_gate)
+            {
+                if (_resumedAt is { } at && DateTimeOffset.UtcNow - at > Overlap)
+                {
+                    _seen = null;
+                    return true;
+                }
+
+                return (_seen ??= []).Add(origin);
+            }
+        }
+
+        public void Resumed()
+        {
+            lock (_gate)
+            {
+                _resumedAt = DateTimeOffset.UtcNow;
+            }
+        }
     }
+
+    private sealed record ResumeJob(SocketIOSocket Socket, SocketState State);
 
     private sealed record SocketIdentity(Caller Caller, DateTimeOffset LoadedAt, long Generation);
 }

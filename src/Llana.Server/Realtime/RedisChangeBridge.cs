@@ -33,12 +33,21 @@ internal sealed partial class RedisChangeBridge(
 {
     public static readonly RedisChannel Channel = RedisChannel.Literal("websockets");
 
+    // The cluster's change log for recovery on another node: every node appends the changes it makes (the same
+    // message as on the channel), capped to about the last 10,000.
+    private static readonly RedisKey Log = "llana:changes";
+    private const int LogLength = 10_000;
+    private static readonly TimeSpan SessionTtl = TimeSpan.FromDays(1);
+
     private readonly string _origin = Guid.NewGuid().ToString("N")[..16];
     private ConnectionMultiplexer? _redis;
     private IDisposable? _feedSubscription;
     private readonly CancellationTokenSource _stopping = new();
     private Task _subscribing = Task.CompletedTask;
     private long _skipped;
+
+    /// This node's name in the cluster (the `origin` of the changes it publishes).
+    public string NodeId => _origin;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -109,8 +118,10 @@ internal sealed partial class RedisChangeBridge(
 
         try
         {
-            // Fire-and-forget only queues the command: the write that produced the change is never held up.
-            _redis.GetSubscriber().Publish(Channel, Serialize(change), CommandFlags.FireAndForget);
+            // Fire-and-forget only queues the commands: the write that produced the change is never held up.
+            var message = Serialize(change);
+            _redis.GetSubscriber().Publish(Channel, message, CommandFlags.FireAndForget);
+            _redis.GetDatabase().StreamAdd(Log, "m", message, maxLength: LogLength, useApproximateMaxLength: true, flags: CommandFlags.FireAndForget);
         }
         catch (RedisException)
         {
@@ -129,6 +140,7 @@ internal sealed partial class RedisChangeBridge(
             w.WriteString("primaryKey", change.PrimaryKey);
             w.WriteString("id", change.Id);
             w.WriteString("origin", _origin);
+            w.WriteNumber("originOffset", change.Offset);
             w.WritePropertyName("row");
             RowJson.Write(w, change.Table, change.Row);
             w.WriteEndObject();
@@ -149,45 +161,139 @@ internal sealed partial class RedisChangeBridge(
 
             using var doc = JsonDocument.Parse(bytes);
             var json = doc.RootElement;
-            if (json.ValueKind != JsonValueKind.Object
-                || (json.TryGetProperty("origin", out var origin) && origin.ValueKind == JsonValueKind.String && origin.GetString() == _origin))
+            if (json.ValueKind != JsonValueKind.Object || OriginOf(json) is { Node: var node } && node == _origin)
             {
                 return;
             }
 
-            if (!json.TryGetProperty("tableName", out var t) || t.ValueKind != JsonValueKind.String
-                || !json.TryGetProperty("publishType", out var p) || ParseKind(p.ToString()) is not { } kind
-                || !json.TryGetProperty("id", out var id) || id.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined
-                || await catalog.FindAsync(t.GetString()!, CancellationToken.None) is not { PrimaryKeyColumn: { } pk } table)
+            if (await ParseAsync(json) is { } change)
             {
-                LogDropped(logger);
-                return;
+                feed.Publish(change.Table, change.Kind, change.Row, remote: true, change.Partial, change.Origin);
             }
-
-            object?[] row;
-            var partial = false;
-            if (json.TryGetProperty("row", out var rowJson) && rowJson.ValueKind == JsonValueKind.Object)
-            {
-                row = RowJson.Read(table, rowJson);
-            }
-            else
-            {
-                // A peer that sends only the key (Node Llana): read the row, unless it is gone.
-                var key = RowJson.ReadKey(pk, id) ?? throw new FormatException("bad id");
-                var found = kind == ChangeKind.Delete
-                    ? null
-                    : (await database.SelectAsync(table, table.Columns, [new Filter(pk, FilterOperator.Equals, key)], [], CancellationToken.None)).FirstOrDefault();
-                partial = found is null;
-                row = found ?? table.Columns.Select(c => c == pk ? key : null).ToArray();
-            }
-
-            feed.Publish(table, kind, row, remote: true, partial);
         }
         catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException or System.Data.Common.DbException)
         {
             LogDropped(logger);
         }
     }
+
+    private static ChangeOrigin? OriginOf(JsonElement json) =>
+        json.TryGetProperty("origin", out var origin) && origin.ValueKind == JsonValueKind.String
+            ? new ChangeOrigin(origin.GetString()!, json.TryGetProperty("originOffset", out var o) && o.TryGetInt64(out var offset) ? offset : 0)
+            : null;
+
+    /// A message of the channel or the log as a change (not yet on a feed: offset 0), or null when unusable.
+    private async Task<RowChange?> ParseAsync(JsonElement json)
+    {
+        if (!json.TryGetProperty("tableName", out var t) || t.ValueKind != JsonValueKind.String
+            || !json.TryGetProperty("publishType", out var p) || ParseKind(p.ToString()) is not { } kind
+            || !json.TryGetProperty("id", out var id) || id.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined
+            || await catalog.FindAsync(t.GetString()!, CancellationToken.None) is not { PrimaryKeyColumn: { } pk } table)
+        {
+            LogDropped(logger);
+            return null;
+        }
+
+        object?[] row;
+        var partial = false;
+        if (json.TryGetProperty("row", out var rowJson) && rowJson.ValueKind == JsonValueKind.Object)
+        {
+            row = RowJson.Read(table, rowJson);
+        }
+        else
+        {
+            // A peer that sends only the key (Node Llana): read the row, unless it is gone.
+            var key = RowJson.ReadKey(pk, id) ?? throw new FormatException("bad id");
+            var found = kind == ChangeKind.Delete
+                ? null
+                : (await database.SelectAsync(table, table.Columns, [new Filter(pk, FilterOperator.Equals, key)], [], CancellationToken.None)).FirstOrDefault();
+            partial = found is null;
+            row = found ?? table.Columns.Select(c => c == pk ? key : null).ToArray();
+        }
+
+        return new RowChange(table, kind, row, 0, Remote: true, partial) { Origin = OriginOf(json) };
+    }
+
+    /// Remembers which node holds a socket's recovery session (pid), so another node can resume it.
+    public void RememberSession(string pid) => Fire(db => db.StringSet(SessionKey(pid), _origin, SessionTtl, flags: CommandFlags.FireAndForget));
+
+    public void ForgetSession(string pid) => Fire(db => db.KeyDelete(SessionKey(pid), CommandFlags.FireAndForget));
+
+    /// Remembers which change this node's Socket.IO offset stands for, for a client that resumes elsewhere.
+    public void RememberOffset(string offset, ChangeOrigin change, TimeSpan ttl) =>
+        Fire(db => db.StringSet(OffsetKey(_origin, offset), change.Node + ":" + change.Offset.ToString(System.Globalization.CultureInfo.InvariantCulture), ttl, flags: CommandFlags.FireAndForget));
+
+    /// The last change a client got from another node, when its pid and offset are known there; else null.
+    public async Task<ChangeOrigin?> ResumePointAsync(string pid, string offset)
+    {
+        if (_redis is not { IsConnected: true })
+        {
+            return null;
+        }
+
+        var db = _redis.GetDatabase();
+        var node = (string?)await db.StringGetAsync(SessionKey(pid));
+        if (node is null || node == _origin || (string?)await db.StringGetAsync(OffsetKey(node, offset)) is not { } value)
+        {
+            return null;
+        }
+
+        var colon = value.LastIndexOf(':');
+        return colon > 0 && long.TryParse(value.AsSpan(colon + 1), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var o)
+            ? new ChangeOrigin(value[..colon], o)
+            : null;
+    }
+
+    /// The changes logged after <paramref name="last"/>, oldest first (empty when it is no longer in the log).
+    public async Task<List<RowChange>> ChangesAfterAsync(ChangeOrigin last)
+    {
+        var changes = new List<RowChange>();
+        if (_redis is not { IsConnected: true })
+        {
+            return changes;
+        }
+
+        var found = false;
+        foreach (var entry in await _redis.GetDatabase().StreamRangeAsync(Log, "-", "+"))
+        {
+            byte[]? bytes = entry["m"];
+            if (bytes is null)
+            {
+                continue;
+            }
+
+            using var doc = JsonDocument.Parse(bytes);
+            if (!found)
+            {
+                found = OriginOf(doc.RootElement) == last;
+            }
+            else if (await ParseAsync(doc.RootElement) is { } change)
+            {
+                changes.Add(change);
+            }
+        }
+
+        return changes;
+    }
+
+    private void Fire(Action<IDatabase> command)
+    {
+        if (_redis is { IsConnected: true } redis)
+        {
+            try
+            {
+                command(redis.GetDatabase());
+            }
+            catch (RedisException)
+            {
+                // Resuming on another node is best effort; local delivery does not depend on it.
+            }
+        }
+    }
+
+    private static RedisKey SessionKey(string pid) => "llana:ws:pid:" + pid;
+
+    private static RedisKey OffsetKey(string node, string offset) => "llana:ws:offset:" + node + ":" + offset;
 
     private static string KindName(ChangeKind kind) => kind switch
     {

@@ -39,6 +39,7 @@ public sealed class StartupTests : IDisposable
         var line = await server.WaitForOutputAsync("Llana listening on");
         Assert.Contains($"http://localhost:{port}", line);
         Assert.Contains("llana-demo.db", line);
+        Assert.Single(server.OutputSoFar.Split('\n'), l => l.Contains("REDIS_PORT or REDIS_HOST not found - Websockets will NOT work in a multi-instance setup", StringComparison.Ordinal));
         Assert.True(File.Exists(Path.Combine(_workDir, "llana-demo.db")));
 
         using var http = await LoginAsync(port);
@@ -139,6 +140,17 @@ public sealed class StartupTests : IDisposable
         }
 
         public Process Process { get; }
+
+        public string OutputSoFar
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return _out.ToString();
+                }
+            }
+        }
 
         public string Stdout
         {

@@ -117,9 +117,14 @@ internal sealed partial class RealtimeGateway(
             }
         }
 
+        // A socket resuming another node's session: read what it missed here, off the dispatcher.
+        var resumeAfter = context.Recovered ? null : await ResumePointAsync(context);
+        var (missed, readUpTo) = resumeAfter is null ? ([], null) : await _bridge!.ChangesAfterAsync(resumeAfter);
         context.Data = new SocketState(caller, tables.Select(t => t.Table).ToArray(), WantsRows(context), caller.ExpiresAt)
         {
-            ResumeAfter = context.Recovered ? null : await ResumePointAsync(context),
+            ResumeAfter = resumeAfter,
+            Missed = missed,
+            ReadUpTo = readUpTo,
         };
     }
 
@@ -146,7 +151,7 @@ internal sealed partial class RealtimeGateway(
 
         if (state.ResumeAfter is not null)
         {
-            _changes.Writer.TryWrite(new ResumeJob(socket, state));
+            _ = QueueResumeAsync(socket, state);
         }
 
         socket.OnDisconnect(reason =>
@@ -304,12 +309,31 @@ internal sealed partial class RealtimeGateway(
             ? await _bridge.ResumePointAsync(pid.GetString()!, offset.GetString()!)
             : null;
 
+    // Now that the socket is in its rooms (live changes reach it), add what was logged since the handshake read,
+    // then hand the whole list to the dispatcher; a change seen both ways is delivered once (FirstTime).
+    private async Task QueueResumeAsync(SocketIOSocket socket, SocketState state)
+    {
+        try
+        {
+            if (state.ReadUpTo is { } readUpTo)
+            {
+                state.Missed.AddRange(await _bridge!.ChangesSinceAsync(readUpTo));
+            }
+        }
+        catch (Exception e) when (e is StackExchange.Redis.RedisException or JsonException)
+        {
+            LogDispatchFailed(logger, "a resumed socket", e);
+        }
+
+        _changes.Writer.TryWrite(new ResumeJob(socket, state));
+    }
+
     /// A socket that dropped on another node (which may be gone) resumes here: the changes it missed come from the
     /// cluster's log, judged with its identity now, each once (live events it already got are skipped).
     private async Task ResumeAsync(ResumeJob job, CancellationToken ct)
     {
         var (socket, state) = job;
-        foreach (var change in await _bridge!.ChangesAfterAsync(state.ResumeAfter!))
+        foreach (var change in state.Missed)
         {
             if (!socket.Connected || !state.Tables.Contains(change.TableName) || !state.FirstTime(change.Origin))
             {
@@ -325,6 +349,7 @@ internal sealed partial class RealtimeGateway(
 
         state.Resumed();
     }
+
 
     /// The sockets a change of <paramref name="table"/> is for: connected ones in the room, plus dropped ones that
     /// may still recover (the broadcast is kept for their replay, so they must be judged now like the others).
@@ -484,6 +509,11 @@ internal sealed partial class RealtimeGateway(
         /// Set when the socket resumes a session of another node: deliver what it missed after this change.
         public ChangeOrigin? ResumeAfter { get; init; }
 
+        /// What it missed, read from the cluster's log (up to <see cref="ReadUpTo"/>, then since).
+        public List<RowChange> Missed { get; set; } = [];
+
+        public string? ReadUpTo { get; init; }
+
         /// While a resume is pending or just done, each change reaches the socket once, live or from the log.
         public bool FirstTime(ChangeOrigin? origin)
         {
@@ -509,6 +539,7 @@ internal sealed partial class RealtimeGateway(
             lock (_gate)
             {
                 _resumedAt = DateTimeOffset.UtcNow;
+                Missed = [];
             }
         }
     }

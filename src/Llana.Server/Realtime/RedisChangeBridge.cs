@@ -244,36 +244,60 @@ internal sealed partial class RedisChangeBridge(
             : null;
     }
 
-    /// The changes logged after <paramref name="last"/>, oldest first (empty when it is no longer in the log).
-    public async Task<List<RowChange>> ChangesAfterAsync(ChangeOrigin last)
+    /// The changes logged after <paramref name="last"/>, oldest first (none when it is no longer in the log), and
+    /// the log position read up to, for <see cref="ChangesSinceAsync"/>.
+    public async Task<(List<RowChange> Changes, string? ReadUpTo)> ChangesAfterAsync(ChangeOrigin last)
     {
         var changes = new List<RowChange>();
         if (_redis is not { IsConnected: true })
         {
-            return changes;
+            return (changes, null);
         }
 
         var found = false;
+        string? readUpTo = null;
         foreach (var entry in await _redis.GetDatabase().StreamRangeAsync(Log, "-", "+"))
         {
-            byte[]? bytes = entry["m"];
-            if (bytes is null)
+            readUpTo = entry.Id;
+            if (found)
             {
-                continue;
+                await AddAsync(changes, entry);
             }
-
-            using var doc = JsonDocument.Parse(bytes);
-            if (!found)
+            else if (entry["m"] is { IsNull: false } m)
             {
+                using var doc = JsonDocument.Parse((byte[])m!);
                 found = OriginOf(doc.RootElement) == last;
             }
-            else if (await ParseAsync(doc.RootElement) is { } change)
+        }
+
+        return found ? (changes, readUpTo) : ([], null);
+    }
+
+    /// The changes logged after position <paramref name="readUpTo"/> (exclusive), oldest first.
+    public async Task<List<RowChange>> ChangesSinceAsync(string readUpTo)
+    {
+        var changes = new List<RowChange>();
+        if (_redis is { IsConnected: true })
+        {
+            foreach (var entry in await _redis.GetDatabase().StreamRangeAsync(Log, "(" + readUpTo, "+"))
             {
-                changes.Add(change);
+                await AddAsync(changes, entry);
             }
         }
 
         return changes;
+    }
+
+    private async Task AddAsync(List<RowChange> changes, StreamEntry entry)
+    {
+        if (entry["m"] is { IsNull: false } m)
+        {
+            using var doc = JsonDocument.Parse((byte[])m!);
+            if (await ParseAsync(doc.RootElement) is { } change)
+            {
+                changes.Add(change);
+            }
+        }
     }
 
     private void Fire(Action<IDatabase> command)

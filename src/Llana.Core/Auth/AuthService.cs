@@ -57,7 +57,7 @@ public sealed class AuthService(Database database, SchemaCatalog catalog, LlanaO
             return (null, null);
         }
 
-        var row = rows.Count == 1 ? TableService.RowLookup(users.Columns, rows[0]) : null;
+        var row = rows.Count == 1 ? TableService.RowLookup(users, rows[0]) : null;
 
         // Collations may match more than the text (MariaDB ignores NUL and trailing spaces): only the name itself,
         // up to case, signs in.
@@ -103,7 +103,7 @@ public sealed class AuthService(Database database, SchemaCatalog catalog, LlanaO
             return null;
         }
 
-        return rows.Count == 1 ? Issue(users, TableService.RowLookup(users.Columns, rows[0])).Tokens : null;
+        return rows.Count == 1 ? Issue(users, TableService.RowLookup(users, rows[0])).Tokens : null;
     }
 
     /// The caller's own identity row, with `relations`, without role checks (spec §6.6).

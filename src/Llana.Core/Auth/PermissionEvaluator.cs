@@ -302,7 +302,7 @@ public sealed partial class PermissionEvaluator : IAccessPolicy, IDisposable
 
         var sort = table.PrimaryKeyColumn is { } pk ? new List<SortItem> { new(pk, false) } : [];
         var rows = await _database.SelectAsync(table, table.Columns, filters, sort, ct);
-        return rows.Select(r => TableService.RowLookup(table.Columns, r)).ToList();
+        return rows.Select(r => TableService.RowLookup(table, r)).ToList();
     }
 
     private void OnChange(RowChange change)

@@ -25,21 +25,7 @@ public sealed record RowChange(TableSchema Table, ChangeKind Kind, object?[] Row
     /// The primary-key value as Llana sends it on the wire (`"101"`).
     public string? Id => Table.PrimaryKey is { } pk ? Format(this[pk]) : null;
 
-    public object? this[string column]
-    {
-        get
-        {
-            for (var i = 0; i < Table.Columns.Count; i++)
-            {
-                if (Table.Columns[i].Field == column)
-                {
-                    return Row[i];
-                }
-            }
-
-            return null;
-        }
-    }
+    public object? this[string column] => Table.IndexOf(column) is >= 0 and var i ? Row[i] : null;
 
     public static string? Format(object? value) => value switch
     {

@@ -352,7 +352,7 @@ public sealed partial class TableService(
             return notFound;
         }
 
-        var denied = await access.DecideAsync(caller, table, level, RowLookup(table.Columns, existing), ct);
+        var denied = await access.DecideAsync(caller, table, level, RowLookup(table, existing), ct);
         return TableError.Unauthorized(denied.Denial ?? "Permission denied");
     }
 
@@ -544,18 +544,9 @@ public sealed partial class TableService(
     private static Func<string, object?> ItemLookup(List<(ColumnSchema Column, object? Value)> values) =>
         name => values.Find(v => v.Column.Field == name).Value;
 
-    internal static Func<string, object?> RowLookup(IReadOnlyList<ColumnSchema> columns, object?[] row) => name =>
-    {
-        for (var i = 0; i < columns.Count; i++)
-        {
-            if (columns[i].Field == name)
-            {
-                return row[i];
-            }
-        }
-
-        return null;
-    };
+    /// Column → value over a full row of <paramref name="table"/>.
+    internal static Func<string, object?> RowLookup(TableSchema table, object?[] row) =>
+        name => table.IndexOf(name) is >= 0 and var i ? row[i] : null;
 
     private TableError MapWriteError(DbException e, string generic, string verb)
     {

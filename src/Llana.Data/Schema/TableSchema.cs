@@ -45,7 +45,13 @@ public sealed record TableSchema(
     private readonly Dictionary<string, ColumnSchema> _byName =
         Columns.ToDictionary(c => c.Field, StringComparer.Ordinal);
 
+    private readonly Dictionary<string, int> _ordinals =
+        Columns.Select((c, i) => (c.Field, i)).ToDictionary(x => x.Field, x => x.i, StringComparer.Ordinal);
+
     public ColumnSchema? Column(string name) => _byName.GetValueOrDefault(name);
+
+    /// The position of a column in <see cref="Columns"/> (and so in a full row), or -1.
+    public int IndexOf(string name) => _ordinals.GetValueOrDefault(name, -1);
 
     public ColumnSchema? PrimaryKeyColumn => PrimaryKey is null ? null : Column(PrimaryKey);
 

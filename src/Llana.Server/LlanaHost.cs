@@ -72,6 +72,10 @@ public static partial class LlanaHost
         {
             k.AddServerHeader = false;
             k.Limits.MaxRequestBodySize = 10 * 1024 * 1024;
+
+            // Realtime WebSockets are served on the connection, below HTTP: about half the memory per socket,
+            // one copy per event. Nothing in the HTTP pipeline applies to them (the gateway checks HOSTS and auth).
+            k.ConfigureEndpointDefaults(l => l.UseSocketIO());
         });
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);

@@ -35,6 +35,32 @@ namespace Microsoft.Extensions.DependencyInjection
     }
 }
 
+namespace Microsoft.AspNetCore.Hosting
+{
+    using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+    /// <summary>Serving Socket.IO WebSockets on Kestrel connections.</summary>
+    public static class SocketIOListenOptionsExtensions
+    {
+        /// <summary>
+        /// Serves Socket.IO WebSocket handshakes on this endpoint's connections directly, below HTTP: a
+        /// connection whose first request is a valid WebSocket handshake for <see cref="SocketIOOptions.Path"/>
+        /// becomes a WebSocket on Kestrel's transport pipes, without an HTTP request kept open for its lifetime
+        /// (about half the memory per connection, and fewer copies per message). Every other connection, and
+        /// any handshake the server would refuse, continues to HTTP unchanged, so <c>MapSocketIO()</c> is still
+        /// needed. Endpoint conventions on <c>MapSocketIO()</c> (CORS, host or authorization policies) do not
+        /// apply to the WebSockets taken here; use the Socket.IO connect middleware for such checks. Call it
+        /// after <c>UseHttps()</c> on a TLS endpoint, so that it sees decrypted bytes.
+        /// </summary>
+        public static ListenOptions UseSocketIO(this ListenOptions listenOptions)
+        {
+            var server = listenOptions.ApplicationServices.GetRequiredService<SocketIOServer>();
+            listenOptions.Use(next => new EngineConnectionMiddleware(server.Engine, server.Options.Path, next).OnConnectionAsync);
+            return listenOptions;
+        }
+    }
+}
+
 namespace Microsoft.AspNetCore.Builder
 {
     /// <summary>Endpoint mapping of the Socket.IO server.</summary>

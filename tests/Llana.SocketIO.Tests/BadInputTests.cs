@@ -244,4 +244,89 @@ public sealed class BadInputTests
         await Expect(HttpMethod.Get, "EIO=4&transport=websocket", 3);
         await Expect(HttpMethod.Get, "EIO=4&transport=polling&sid=x", 1);
     }
+
+    /// <summary>Writes raw bytes on a fresh TCP connection (in chunks, with a pause between them) and returns what the server sent within a moment.</summary>
+    private static async Task<string> RawExchangeAsync(string url, string request, int chunk = int.MaxValue)
+    {
+        var uri = new Uri(url);
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(uri.Host, uri.Port);
+        var stream = client.GetStream();
+        var bytes = Encoding.Latin1.GetBytes(request);
+        for (var i = 0; i < bytes.Length; i += chunk)
+        {
+            await stream.WriteAsync(bytes.AsMemory(i, Math.Min(chunk, bytes.Length - i)));
+            await stream.FlushAsync();
+            if (chunk < bytes.Length)
+            {
+                await Task.Delay(5);
+            }
+        }
+
+        var received = new MemoryStream();
+        var buffer = new byte[16 * 1024];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMilliseconds(1500));
+        try
+        {
+            while (true)
+            {
+                var read = await stream.ReadAsync(buffer, timeout.Token);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                received.Write(buffer, 0, read);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        return Encoding.Latin1.GetString(received.ToArray());
+    }
+
+    private static string WebSocketHandshake(string target, string extraHeaders = "") =>
+        $"GET {target} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extraHeaders}\r\n";
+
+    [Fact]
+    public async Task A_handshake_sent_a_few_bytes_at_a_time_is_served_on_the_connection()
+    {
+        await using var server = await StartAsync();
+        var response = await RawExchangeAsync(server.Url, WebSocketHandshake("/socket.io/?EIO=4&transport=websocket"), chunk: 7);
+        Assert.StartsWith("HTTP/1.1 101 Switching Protocols\r\n", response, StringComparison.Ordinal);
+        Assert.Contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n", response, StringComparison.Ordinal);
+        Assert.Contains("0{\"sid\":", response, StringComparison.Ordinal);
+        Assert.DoesNotContain("Server: Kestrel", response, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("/socket.io/?EIO=3&transport=websocket", "", "\"code\":5,")]
+    [InlineData("/socket.io/?EIO=4&transport=websocket&sid=unknown", "", "\"code\":1,")]
+    [InlineData("/socket.io/?EIO=4&transport=websocket", "Origin: caf\u00e9\r\n", "HTTP/1.1 400 Bad Request")]
+    [InlineData("/other/?EIO=4&transport=websocket", "", "HTTP/1.1 404 Not Found")]
+    public async Task Handshakes_the_connection_does_not_take_get_the_http_answer(string target, string headers, string expected)
+    {
+        await using var server = await StartAsync();
+        var response = await RawExchangeAsync(server.Url, WebSocketHandshake(target, headers));
+        Assert.Contains(expected, response, StringComparison.Ordinal);
+        Assert.Contains("Server: Kestrel", response, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_oversized_request_head_is_left_to_kestrel()
+    {
+        await using var server = await StartAsync();
+        var response = await RawExchangeAsync(server.Url, WebSocketHandshake("/socket.io/?EIO=4&transport=websocket", "X-Big: " + new string('a', 40_000) + "\r\n"));
+        Assert.StartsWith("HTTP/1.1 431", response, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Plain_http_on_a_fresh_connection_is_untouched()
+    {
+        await using var server = await StartAsync();
+        var response = await RawExchangeAsync(server.Url, "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", chunk: 3);
+        Assert.StartsWith("HTTP/1.1 200 OK\r\n", response, StringComparison.Ordinal);
+        Assert.Contains("0{\"sid\":", response, StringComparison.Ordinal);
+    }
 }

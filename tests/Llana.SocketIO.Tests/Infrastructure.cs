@@ -23,10 +23,16 @@ internal sealed class TestServer : IAsyncDisposable
 
     public SocketIOServer Io { get; }
 
-    public static async Task<TestServer> StartAsync(Action<SocketIOOptions> options, Action<SocketIOServer> configure, Action<WebApplication>? map = null)
+    /// <summary>Starts the server; <paramref name="onConnection"/> = false leaves WebSockets to the HTTP upgrade path (no <c>UseSocketIO()</c> on the endpoint).</summary>
+    public static async Task<TestServer> StartAsync(Action<SocketIOOptions> options, Action<SocketIOServer> configure, Action<WebApplication>? map = null, bool onConnection = true)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
+        if (onConnection)
+        {
+            builder.WebHost.ConfigureKestrel(k => k.ConfigureEndpointDefaults(l => l.UseSocketIO()));
+        }
+
         builder.Logging.SetMinimumLevel(Environment.GetEnvironmentVariable("LLANA_SOCKETIO_LOG") is { Length: > 0 } ? LogLevel.Debug : LogLevel.Warning);
         builder.Services.AddSocketIO(options);
         var app = builder.Build();

@@ -6,7 +6,7 @@ namespace Llana.SocketIO.Tests;
 [Collection("node")]
 public sealed class NodeClientTests
 {
-    internal static Task<TestServer> StartFullServerAsync() => TestServer.StartAsync(
+    internal static Task<TestServer> StartFullServerAsync(bool onConnection = true) => TestServer.StartAsync(
         o =>
         {
             o.PingInterval = TimeSpan.FromMilliseconds(300);
@@ -57,15 +57,18 @@ public sealed class NodeClientTests
                 socket.Emit("admin-welcome", socket.Id);
                 socket.On("kick-me", _ => socket.Disconnect());
             });
-        });
+        },
+        onConnection: onConnection);
 
     [Theory]
-    [InlineData("polling")]
-    [InlineData("websocket")]
-    [InlineData("default")]
-    public async Task Official_client_full_scenario(string transports)
+    [InlineData("polling", true)]
+    [InlineData("websocket", true)]
+    [InlineData("default", true)]
+    [InlineData("websocket", false)]
+    [InlineData("default", false)]
+    public async Task Official_client_full_scenario(string transports, bool onConnection)
     {
-        await using var server = await StartFullServerAsync();
+        await using var server = await StartFullServerAsync(onConnection);
         var (exitCode, lines, output) = await Node.RunAsync("client.mjs", TimeSpan.FromSeconds(40), "full", server.Url, transports);
         Assert.True(exitCode == 0, output);
         Assert.Contains(lines, l => l.TryGetProperty("done", out _));
@@ -76,11 +79,12 @@ public sealed class NodeClientTests
     }
 
     [Theory]
-    [InlineData("polling")]
-    [InlineData("websocket")]
-    public async Task Official_client_with_forceBase64_exchanges_binary(string transports)
+    [InlineData("polling", true)]
+    [InlineData("websocket", true)]
+    [InlineData("websocket", false)]
+    public async Task Official_client_with_forceBase64_exchanges_binary(string transports, bool onConnection)
     {
-        await using var server = await StartFullServerAsync();
+        await using var server = await StartFullServerAsync(onConnection);
         var (exitCode, lines, output) = await Node.RunAsync("client.mjs", TimeSpan.FromSeconds(40), "base64", server.Url, transports);
         Assert.True(exitCode == 0, output);
         Assert.Contains(lines, l => l.TryGetProperty("step", out var s) && s.GetString() == "base64");

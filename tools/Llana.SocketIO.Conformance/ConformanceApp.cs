@@ -16,6 +16,9 @@ public static class ConformanceApp
         var builder = WebApplication.CreateSlimBuilder(args.Where(a => a != "--bench").ToArray());
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
 
+        // Socket.IO WebSockets are served on the connection, below HTTP (the raw /engine.io/ endpoint keeps the HTTP path).
+        builder.WebHost.ConfigureKestrel(k => k.ConfigureEndpointDefaults(l => l.UseSocketIO()));
+
         var timings = new EngineServerOptions
         {
             PingInterval = TimeSpan.FromMilliseconds(bench ? 25_000 : 300),

@@ -1,10 +1,11 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Net.WebSockets;
+using System.IO.Pipelines;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Primitives;
 
 namespace Llana.SocketIO.EngineIO;
@@ -44,24 +45,50 @@ internal interface IEngineHandler
 /// <summary>
 /// What the first HTTP request of a session looked like. A polling handshake request is recycled when it
 /// ends, so its headers and query are copied; a WebSocket handshake request lives as long as the session,
-/// so they are referenced (an idle WebSocket connection then holds no copy).
+/// so they are referenced. A handshake taken on the connection itself keeps only the raw request head and
+/// parses headers and query the first time they are asked for (an idle connection then holds no copy).
 /// </summary>
-internal sealed class EngineHandshakeData(IHeaderDictionary headers, IQueryCollection query, IPAddress? remoteAddress, PathString path, QueryString queryString, bool secure, DateTimeOffset time)
+internal sealed class EngineHandshakeData
 {
-    public IHeaderDictionary Headers { get; } = headers;
+    private readonly RequestHead? _head;
+    private IHeaderDictionary? _headers;
+    private IQueryCollection? _query;
+    private readonly string? _url;
 
-    public IQueryCollection Query { get; } = query;
+    public EngineHandshakeData(IHeaderDictionary headers, IQueryCollection query, IPAddress? remoteAddress, string url, bool secure, DateTimeOffset time)
+    {
+        _headers = headers;
+        _query = query;
+        _url = url;
+        RemoteAddress = remoteAddress;
+        Secure = secure;
+        Time = time;
+        ForceBase64 = query["b64"] == "1";
+    }
 
-    public IPAddress? RemoteAddress { get; } = remoteAddress;
+    public EngineHandshakeData(RequestHead head, IPAddress? remoteAddress, bool secure, DateTimeOffset time)
+    {
+        _head = head;
+        RemoteAddress = remoteAddress;
+        Secure = secure;
+        Time = time;
+        ForceBase64 = head.QueryValue("b64") == "1";
+    }
 
-    public string Url => path + queryString;
+    public IHeaderDictionary Headers => _headers ??= _head!.ParseHeaders();
 
-    public bool Secure { get; } = secure;
+    public IQueryCollection Query => _query ??= new QueryCollection(QueryHelpers.ParseQuery(_head!.QueryString));
 
-    public DateTimeOffset Time { get; } = time;
+    public IPAddress? RemoteAddress { get; }
+
+    public string Url => _url ?? _head!.Target;
+
+    public bool Secure { get; }
+
+    public DateTimeOffset Time { get; }
 
     /// <summary>The client asked for binary as base64 text (<c>b64=1</c>, engine.io-client <c>forceBase64</c>).</summary>
-    public bool ForceBase64 => Query["b64"] == "1";
+    public bool ForceBase64 { get; }
 
     public static EngineHandshakeData From(HttpContext context, bool copy)
     {
@@ -86,7 +113,7 @@ internal sealed class EngineHandshakeData(IHeaderDictionary headers, IQueryColle
             query = new QueryCollection(queryCopy);
         }
 
-        return new EngineHandshakeData(headers, query, context.Connection.RemoteIpAddress, request.Path, request.QueryString, request.IsHttps, DateTimeOffset.UtcNow);
+        return new EngineHandshakeData(headers, query, context.Connection.RemoteIpAddress, request.Path + request.QueryString, request.IsHttps, DateTimeOffset.UtcNow);
     }
 }
 
@@ -199,10 +226,48 @@ internal sealed class EngineServer(EngineServerOptions options, IEngineHandler h
         }
     }
 
-    private EngineSession CreateSession(HttpContext context, EngineTransport transport)
+    /// <summary>
+    /// Whether a request head read off a connection is a WebSocket handshake this server takes there
+    /// itself: a valid handshake for a new session, or a probe for a live polling session
+    /// (<paramref name="probeSession"/>). Anything else, errors included, is left to the HTTP endpoint,
+    /// which answers it exactly as before.
+    /// </summary>
+    internal bool CanTakeWebSocket(RequestHead head, out EngineSession? probeSession)
+    {
+        probeSession = null;
+        if (!Options.AllowWebSocket
+            || head.QueryValue("transport") != "websocket"
+            || head.HeaderValue("Host") is null
+            || head.HeaderValue("Content-Length") is not null
+            || head.HeaderValue("Transfer-Encoding") is not null
+            || head.HeaderValue("Upgrade")?.Contains("websocket", StringComparison.OrdinalIgnoreCase) != true
+            || head.HeaderValue("Connection")?.Contains("upgrade", StringComparison.OrdinalIgnoreCase) != true
+            || head.HeaderValue("Sec-WebSocket-Version") != "13"
+            || string.IsNullOrWhiteSpace(head.HeaderValue("Sec-WebSocket-Key"))
+            || !IsValidOrigin(head.HeaderValue("Origin")))
+        {
+            return false;
+        }
+
+        var sid = head.QueryValue("sid");
+        if (string.IsNullOrEmpty(sid))
+        {
+            return head.QueryValue("EIO") == "4";
+        }
+
+        if (_sessions.TryGetValue(sid, out var session) && session.CheckAlive() && session.Transport == EngineTransport.Polling)
+        {
+            probeSession = session;
+            return true;
+        }
+
+        return false;
+    }
+
+    private EngineSession CreateSession(EngineHandshakeData handshake, EngineTransport transport)
     {
         var id = NewSessionId();
-        var session = new EngineSession(this, id, EngineHandshakeData.From(context, copy: transport == EngineTransport.Polling), transport);
+        var session = new EngineSession(this, id, handshake, transport);
         _sessions[id] = session;
         try
         {
@@ -218,7 +283,7 @@ internal sealed class EngineServer(EngineServerOptions options, IEngineHandler h
 
     private async Task HandlePollingHandshakeAsync(HttpContext context)
     {
-        var session = CreateSession(context, EngineTransport.Polling);
+        var session = CreateSession(EngineHandshakeData.From(context, copy: true), EngineTransport.Polling);
         var body = OpenPacket(session.Id, Options.AllowUpgrades && Options.AllowWebSocket);
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "text/plain; charset=UTF-8";
@@ -229,20 +294,16 @@ internal sealed class EngineServer(EngineServerOptions options, IEngineHandler h
 
     private async Task HandleWebSocketHandshakeAsync(HttpContext context)
     {
-        var webSocket = await WebSocketAccept.AcceptAsync(context).ConfigureAwait(false);
-        var session = CreateSession(context, EngineTransport.WebSocket);
-        try
-        {
-            await webSocket.SendAsync(OpenPacket(session.Id, false), WebSocketMessageType.Text, true, context.RequestAborted).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException)
-        {
-            session.Close("transport error", abort: true);
-            webSocket.Dispose();
-            return;
-        }
+        var channel = await WebSocketAccept.AcceptAsync(context).ConfigureAwait(false);
+        await RunNewWebSocketSessionAsync(channel, EngineHandshakeData.From(context, copy: false)).ConfigureAwait(false);
+    }
 
-        await session.RunWebSocketAsync(webSocket, upgraded: false).ConfigureAwait(false);
+    /// <summary>A WebSocket-first session: the open packet goes first, then the session runs on the channel.</summary>
+    internal async Task RunNewWebSocketSessionAsync(WebSocketChannel channel, EngineHandshakeData handshake)
+    {
+        var session = CreateSession(handshake, EngineTransport.WebSocket);
+        channel.WriteFrame(WebSocketOpcode.Text, OpenPacket(session.Id, false));
+        await session.RunWebSocketAsync(channel, upgraded: false).ConfigureAwait(false);
     }
 
     private async Task HandleUpgradeAsync(HttpContext context, EngineSession session)
@@ -253,47 +314,50 @@ internal sealed class EngineServer(EngineServerOptions options, IEngineHandler h
             return;
         }
 
-        var webSocket = await WebSocketAccept.AcceptAsync(context).ConfigureAwait(false);
+        var channel = await WebSocketAccept.AcceptAsync(context).ConfigureAwait(false);
+        await RunProbeAsync(channel, session).ConfigureAwait(false);
+    }
+
+    /// <summary>A probe on a polling session: when it completes, the session moves to this WebSocket.</summary>
+    internal async Task RunProbeAsync(WebSocketChannel channel, EngineSession session)
+    {
         if (!session.TryBeginProbe())
         {
             // Node accepts the upgrade and then closes it; the client sees a closed probe, not an HTTP error.
-            await CloseQuietlyAsync(webSocket).ConfigureAwait(false);
+            await CloseQuietlyAsync(channel).ConfigureAwait(false);
             return;
         }
 
         bool upgraded;
         using (var timeout = new CancellationTokenSource(Options.UpgradeTimeout))
         {
-            upgraded = await session.ReceiveLoopAsync(webSocket, probe: true, timeout.Token).ConfigureAwait(false);
+            upgraded = await session.ReceiveLoopAsync(channel, probe: true, timeout.Token).ConfigureAwait(false);
         }
 
         if (!upgraded || session.IsClosed)
         {
             session.EndProbe();
-            await CloseQuietlyAsync(webSocket).ConfigureAwait(false);
+            await CloseQuietlyAsync(channel).ConfigureAwait(false);
             return;
         }
 
-        await session.RunWebSocketAsync(webSocket, upgraded: true).ConfigureAwait(false);
+        await session.RunWebSocketAsync(channel, upgraded: true).ConfigureAwait(false);
     }
 
-    private static async Task CloseQuietlyAsync(WebSocket webSocket)
+    /// <summary>Closes a WebSocket that never became a session's transport: a close frame, then the connection ends.</summary>
+    private static async Task CloseQuietlyAsync(WebSocketChannel channel)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
         try
         {
-            if (webSocket.State is WebSocketState.Open or WebSocketState.CloseReceived)
-            {
-                await webSocket.CloseAsync(WebSocketCloseStatus.NormalClosure, null, timeout.Token).ConfigureAwait(false);
-            }
+            channel.WriteClose(1000);
+            await channel.FlushAsync().ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or InvalidOperationException or ObjectDisposedException)
         {
         }
-        finally
-        {
-            webSocket.Dispose();
-        }
+
+        channel.ReleaseBuffers();
+        await channel.CompleteAsync().ConfigureAwait(false);
     }
 
     private byte[] OpenPacket(string sid, bool upgrades)
@@ -369,19 +433,17 @@ internal static class WebSocketAccept
             && headers.SecWebSocketKey.ToString().Length > 0;
     }
 
-    public static async Task<WebSocket> AcceptAsync(HttpContext context)
+    public static async Task<WebSocketChannel> AcceptAsync(HttpContext context)
     {
-        var key = context.Request.Headers.SecWebSocketKey.ToString().Trim();
-        var hash = SHA1.HashData(Encoding.ASCII.GetBytes(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"));
         var headers = context.Response.Headers;
         headers.Connection = "Upgrade";
         headers.Upgrade = "websocket";
-        headers.SecWebSocketAccept = Convert.ToBase64String(hash);
+        headers.SecWebSocketAccept = WebSocketChannel.AcceptKey(context.Request.Headers.SecWebSocketKey.ToString());
         var stream = await context.Features.Get<IHttpUpgradeFeature>()!.UpgradeAsync().ConfigureAwait(false);
-        return WebSocket.CreateFromStream(stream, new WebSocketCreationOptions
-        {
-            IsServer = true,
-            KeepAliveInterval = TimeSpan.Zero,
-        });
+
+        // Zero-byte reads: an idle connection holds no receive buffer.
+        var input = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true, useZeroByteReads: true));
+        var output = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
+        return new WebSocketChannel(input, output, context.Abort);
     }
 }

@@ -1,6 +1,4 @@
-using System.Buffers;
-using System.Net.WebSockets;
-using System.Threading.Tasks.Sources;
+using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http;
 
 namespace Llana.SocketIO.EngineIO;
@@ -14,8 +12,10 @@ internal enum EngineTransport
 /// <summary>
 /// One Engine.IO connection: heartbeat (a per-session timer with millisecond precision), the bounded
 /// outbound queue, and the state machine of the active transport (polling, probing, upgraded).
+/// Over WebSocket a packet is framed and flushed by the thread that sends it while the socket keeps up;
+/// only when the peer falls behind do packets wait in the bounded queue, drained as flushes complete.
 /// </summary>
-internal sealed class EngineSession : IValueTaskSource<bool>
+internal sealed class EngineSession
 {
     private static readonly TimerCallback HeartbeatCallback = static state => ((EngineSession)state!).OnHeartbeat();
 
@@ -23,8 +23,7 @@ internal sealed class EngineSession : IValueTaskSource<bool>
     private readonly int _queueLimit;
     private Queue<OutboundMessage>? _queue;
     private bool _queueCompleted;
-    private bool _writerWaiting;
-    private ManualResetValueTaskSourceCore<bool> _writerSignal = new() { RunContinuationsAsynchronously = true };
+    private bool _flushing;
     private readonly Lock _lock = new();
     private readonly Timer _heartbeat;
     private readonly int _pingIntervalMs;
@@ -37,7 +36,8 @@ internal sealed class EngineSession : IValueTaskSource<bool>
     private TaskCompletionSource? _pollWaiter;
     private bool _postActive;
     private byte _pollTerminator = (byte)'1';
-    private WebSocket? _webSocket;
+    private WebSocketChannel? _channel;
+    private bool _readEnded;
 
     public EngineSession(EngineServer server, string id, EngineHandshakeData handshake, EngineTransport transport)
     {
@@ -79,13 +79,19 @@ internal sealed class EngineSession : IValueTaskSource<bool>
     /// </summary>
     public bool Send(in OutboundMessage message)
     {
-        var wakeWriter = false;
         var overflow = false;
         lock (_lock)
         {
             if (_queueCompleted)
             {
                 return false;
+            }
+
+            if (_channel is { } channel && !_flushing && _queue is not { Count: > 0 })
+            {
+                WriteLocked(channel, message);
+                FlushLocked(channel);
+                return true;
             }
 
             var queue = _queue ??= new Queue<OutboundMessage>(4);
@@ -96,8 +102,6 @@ internal sealed class EngineSession : IValueTaskSource<bool>
             else
             {
                 queue.Enqueue(message);
-                wakeWriter = _writerWaiting;
-                _writerWaiting = false;
             }
         }
 
@@ -106,11 +110,6 @@ internal sealed class EngineSession : IValueTaskSource<bool>
             _server.Log.QueueFull(Id);
             Close("transport error", abort: true);
             return false;
-        }
-
-        if (wakeWriter)
-        {
-            _writerSignal.SetResult(true);
         }
 
         Volatile.Read(ref _pollWaiter)?.TrySetResult();
@@ -155,35 +154,10 @@ internal sealed class EngineSession : IValueTaskSource<bool>
         return false;
     }
 
-    /// <summary>Waits until a message is queued (true) or the queue is completed and empty (false). One waiter at a time.</summary>
-    private ValueTask<bool> WaitToSendAsync()
-    {
-        lock (_lock)
-        {
-            if (_queue is { Count: > 0 })
-            {
-                return new ValueTask<bool>(true);
-            }
-
-            if (_queueCompleted)
-            {
-                return new ValueTask<bool>(false);
-            }
-
-            _writerSignal.Reset();
-            _writerWaiting = true;
-            return new ValueTask<bool>(this, _writerSignal.Version);
-        }
-    }
-
-    bool IValueTaskSource<bool>.GetResult(short token) => _writerSignal.GetResult(token);
-
-    ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _writerSignal.GetStatus(token);
-
-    void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        _writerSignal.OnCompleted(continuation, state, token, flags);
-
-    /// <summary>Closes the session once; the layer above is told through the handler.</summary>
+    /// <summary>
+    /// Closes the session once; the layer above is told through the handler. A WebSocket gets what was
+    /// queued, then a close frame, and two seconds to answer it; <paramref name="abort"/> cuts it at once.
+    /// </summary>
     public void Close(string reason, bool abort = false, bool fromClient = false)
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0)
@@ -191,34 +165,34 @@ internal sealed class EngineSession : IValueTaskSource<bool>
             return;
         }
 
-        WebSocket? webSocket;
+        WebSocketChannel? channel;
         lock (_lock)
         {
             _pollTerminator = fromClient ? (byte)'6' : (byte)'1';
             _abortTransport = abort;
-            webSocket = _webSocket;
+            _queueCompleted = true;
+            channel = _channel;
             _heartbeat.Dispose();
+            if (channel is not null && !abort && !_flushing)
+            {
+                channel.WriteClose(1000);
+                FlushLocked(channel);
+            }
         }
 
         _server.Remove(this);
         _server.Log.SessionClosed(Id, reason);
-        bool wakeWriter;
-        lock (_lock)
-        {
-            _queueCompleted = true;
-            wakeWriter = _writerWaiting;
-            _writerWaiting = false;
-        }
-
-        if (wakeWriter)
-        {
-            _writerSignal.SetResult(false);
-        }
-
         Volatile.Read(ref _pollWaiter)?.TrySetResult();
-        if (abort)
+        if (channel is not null)
         {
-            webSocket?.Abort();
+            if (abort)
+            {
+                channel.Abort();
+            }
+            else if (!channel.CloseReceived && !Volatile.Read(ref _readEnded))
+            {
+                _ = AbortUnlessClosedAsync(channel);
+            }
         }
 
         try
@@ -228,6 +202,15 @@ internal sealed class EngineSession : IValueTaskSource<bool>
         catch (Exception ex)
         {
             _server.Log.HandlerFailed(ex);
+        }
+    }
+
+    private static async Task AbortUnlessClosedAsync(WebSocketChannel channel)
+    {
+        await Task.Delay(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+        if (!channel.CloseReceived)
+        {
+            channel.Abort();
         }
     }
 
@@ -546,16 +529,23 @@ internal sealed class EngineSession : IValueTaskSource<bool>
     }
 
     /// <summary>Runs an established WebSocket transport (new session or completed upgrade) until it closes.</summary>
-    public async Task RunWebSocketAsync(WebSocket webSocket, bool upgraded)
+    public async Task RunWebSocketAsync(WebSocketChannel channel, bool upgraded)
     {
         lock (_lock)
         {
-            _webSocket = webSocket;
+            _channel = channel;
             if (upgraded)
             {
                 Transport = EngineTransport.WebSocket;
                 Probing = false;
                 Upgrading = false;
+            }
+
+            // Packets queued while polling or probing go first, in order (after the open packet of a new session).
+            if (!_flushing)
+            {
+                WriteQueuedLocked(channel);
+                FlushLocked(channel);
             }
         }
 
@@ -564,197 +554,269 @@ internal sealed class EngineSession : IValueTaskSource<bool>
             Volatile.Read(ref _pollWaiter)?.TrySetResult();
         }
 
-        var writer = RunWriterAsync(webSocket);
-        try
-        {
-            await ReceiveLoopAsync(webSocket, probe: false).ConfigureAwait(false);
-        }
-        finally
-        {
-            Close("transport close");
-        }
-
-        await writer.ConfigureAwait(false);
-        webSocket.Dispose();
+        await ReceiveLoopAsync(channel, probe: false).ConfigureAwait(false);
+        Volatile.Write(ref _readEnded, true);
+        Close(channel.EndReason);
+        channel.ReleaseBuffers();
+        await channel.CompleteAsync().ConfigureAwait(false);
     }
 
     /// <summary>
-    /// Reads frames until close or error. In probe mode, returns true when the client sent <c>5</c>
+    /// Reads messages until the connection ends. In probe mode, returns true when the client sent <c>5</c>
     /// (the caller then switches the session to this WebSocket); false means the probe failed.
     /// </summary>
-    public async Task<bool> ReceiveLoopAsync(WebSocket webSocket, bool probe, CancellationToken cancellationToken = default)
+    public async Task<bool> ReceiveLoopAsync(WebSocketChannel channel, bool probe, CancellationToken cancellationToken = default)
     {
         var max = Options.MaxPayload;
+        var input = channel.Input;
         try
         {
             while (true)
             {
-                // Zero-byte read: an idle connection holds no receive buffer.
-                var result = await webSocket.ReceiveAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    if (webSocket.State == WebSocketState.CloseReceived && probe)
-                    {
-                        await webSocket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None).ConfigureAwait(false);
-                    }
-
-                    return false;
-                }
-
-                var buffer = ArrayPool<byte>.Shared.Rent(1024);
-                var length = 0;
+                var result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
+                var buffer = result.Buffer;
+                var needMore = false;
                 try
                 {
-                    var type = result.MessageType;
-                    while (!result.EndOfMessage)
+                    while (true)
                     {
-                        if (length == buffer.Length)
+                        var read = channel.TryRead(ref buffer, max, out var message, out var reply);
+                        if (read == WebSocketRead.NeedMore)
                         {
-                            var bigger = ArrayPool<byte>.Shared.Rent((int)Math.Min(max + 1, buffer.Length * 2L));
-                            buffer.AsSpan(0, length).CopyTo(bigger);
-                            ArrayPool<byte>.Shared.Return(buffer);
-                            buffer = bigger;
+                            needMore = true;
+                            break;
                         }
 
-                        result = await webSocket.ReceiveAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
-                        length += result.Count;
-                        if (length > max)
+                        if (read == WebSocketRead.Ping)
                         {
-                            await CloseWebSocketAsync(webSocket, WebSocketCloseStatus.MessageTooBig).ConfigureAwait(false);
-                            Close("transport error", abort: true);
-                            return false;
-                        }
-                    }
-
-                    if (probe)
-                    {
-                        var text = buffer.AsSpan(0, length);
-                        if (type == WebSocketMessageType.Text && text.SequenceEqual("2probe"u8))
-                        {
-                            await webSocket.SendAsync(EngineCodec.ProbeFrame, WebSocketMessageType.Text, true, cancellationToken).ConfigureAwait(false);
-                            MarkUpgrading();
+                            Reply(channel, WebSocketOpcode.Pong, reply!);
                             continue;
                         }
 
-                        if (type == WebSocketMessageType.Text && text.SequenceEqual("5"u8))
+                        if (read == WebSocketRead.End)
                         {
-                            return true;
-                        }
-
-                        await CloseWebSocketAsync(webSocket, WebSocketCloseStatus.ProtocolError).ConfigureAwait(false);
-                        return false;
-                    }
-
-                    EnginePacket packet;
-                    if (type == WebSocketMessageType.Binary)
-                    {
-                        packet = new EnginePacket(EnginePacketType.Message, buffer.AsMemory(0, length), true);
-                    }
-                    else if (length > 0 && buffer[0] == (byte)'b')
-                    {
-                        // forceBase64 clients send binary as "b<base64>" text frames.
-                        var decoded = new List<EnginePacket>(1);
-                        if (!EngineCodec.TryParsePayload(buffer.AsMemory(0, length), decoded) || decoded.Count != 1)
-                        {
-                            Close("parse error");
+                            Reply(channel, WebSocketOpcode.Close, reply!);
                             return false;
                         }
 
-                        packet = decoded[0];
-                    }
-                    else if (!EngineCodec.TryParseText(buffer.AsMemory(0, length), out packet))
-                    {
-                        Close("parse error");
-                        return false;
-                    }
-
-                    if (!await OnPacketAsync(packet).ConfigureAwait(false))
-                    {
-                        Close("parse error");
-                        return false;
+                        using (message)
+                        {
+                            var outcome = probe ? await OnProbeMessageAsync(channel, message).ConfigureAwait(false) : await OnWebSocketMessageAsync(message).ConfigureAwait(false);
+                            if (outcome is { } done)
+                            {
+                                return done;
+                            }
+                        }
                     }
 
-                    if (IsClosed)
+                    if (result.IsCompleted || result.IsCanceled)
                     {
                         return false;
                     }
                 }
                 finally
                 {
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    // Leaving early (probe done, session over) keeps what follows readable without new data arriving.
+                    input.AdvanceTo(buffer.Start, needMore ? buffer.End : buffer.Start);
                 }
             }
         }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException or Microsoft.AspNetCore.Connections.ConnectionResetException or Microsoft.AspNetCore.Connections.ConnectionAbortedException)
         {
             return false;
         }
     }
 
-    private async Task RunWriterAsync(WebSocket webSocket)
+    /// <summary>null: keep reading; false: the session ended.</summary>
+    private async ValueTask<bool?> OnWebSocketMessageAsync(WebSocketMessage message)
+    {
+        EnginePacket packet;
+        if (message.Binary)
+        {
+            packet = new EnginePacket(EnginePacketType.Message, message.Data, true);
+        }
+        else if (message.Data.Span is [(byte)'b', ..])
+        {
+            // forceBase64 clients send binary as "b<base64>" text frames.
+            var decoded = new List<EnginePacket>(1);
+            if (!EngineCodec.TryParsePayload(message.Data, decoded) || decoded.Count != 1)
+            {
+                Close("parse error");
+                return false;
+            }
+
+            packet = decoded[0];
+        }
+        else if (!EngineCodec.TryParseText(message.Data, out packet))
+        {
+            Close("parse error");
+            return false;
+        }
+
+        if (!await OnPacketAsync(packet).ConfigureAwait(false))
+        {
+            Close("parse error");
+            return false;
+        }
+
+        return IsClosed ? false : null;
+    }
+
+    /// <summary>The probe exchange: <c>2probe</c> is answered with <c>3probe</c>, <c>5</c> completes it; anything else fails it.</summary>
+    private async ValueTask<bool?> OnProbeMessageAsync(WebSocketChannel channel, WebSocketMessage message)
+    {
+        var text = message.Data.Span;
+        if (!message.Binary && text.SequenceEqual("2probe"u8))
+        {
+            lock (_lock)
+            {
+                channel.WriteFrame(WebSocketOpcode.Text, EngineCodec.ProbeFrame);
+            }
+
+            await channel.FlushAsync().ConfigureAwait(false);
+            MarkUpgrading();
+            return null;
+        }
+
+        if (!message.Binary && text.SequenceEqual("5"u8))
+        {
+            return true;
+        }
+
+        Reply(channel, WebSocketOpcode.Close, [0x03, 0xEA]);
+        return false;
+    }
+
+    /// <summary>Answers a ping or a close. While a flush is pending the pipe is not touched: a close then goes after the queue.</summary>
+    private void Reply(WebSocketChannel channel, WebSocketOpcode opcode, byte[] payload)
+    {
+        lock (_lock)
+        {
+            if (channel == _channel)
+            {
+                if (_flushing)
+                {
+                    return;
+                }
+
+                channel.WriteControl(opcode, payload);
+                FlushLocked(channel);
+                return;
+            }
+
+            channel.WriteControl(opcode, payload);
+        }
+
+        // A probe socket has no other writer.
+        _ = channel.FlushAsync();
+    }
+
+    /// <summary>Frames one queued packet (text, binary, or b64 text) with its attachments. Caller holds the lock.</summary>
+    private void WriteLocked(WebSocketChannel channel, in OutboundMessage message)
+    {
+        WriteFrameLocked(channel, message.Frame.Span, message.Binary);
+        if (message.Attachments is { } attachments)
+        {
+            foreach (var attachment in attachments)
+            {
+                WriteFrameLocked(channel, attachment.Span, true);
+            }
+        }
+    }
+
+    private void WriteFrameLocked(WebSocketChannel channel, ReadOnlySpan<byte> frame, bool binary)
+    {
+        if (!binary)
+        {
+            channel.WriteFrame(WebSocketOpcode.Text, frame);
+        }
+        else if (Handshake.ForceBase64)
+        {
+            channel.WriteBase64Frame(frame);
+        }
+        else
+        {
+            channel.WriteFrame(WebSocketOpcode.Binary, frame);
+        }
+    }
+
+    /// <summary>Writes everything queued, and the close frame once the session is closed. False: nothing was written.</summary>
+    private bool WriteQueuedLocked(WebSocketChannel channel)
+    {
+        var wrote = false;
+        while (_queue is { Count: > 0 } queue)
+        {
+            WriteLocked(channel, queue.Dequeue());
+            wrote = true;
+        }
+
+        if (_queueCompleted && !_abortTransport && !channel.CloseSent)
+        {
+            channel.WriteClose(1000);
+            wrote = true;
+        }
+
+        return wrote;
+    }
+
+    /// <summary>Flushes; when the peer is not keeping up, the flush completes in the background and drains the queue. Caller holds the lock.</summary>
+    private void FlushLocked(WebSocketChannel channel)
+    {
+        ValueTask<FlushResult> flush;
+        try
+        {
+            flush = channel.FlushAsync();
+        }
+        catch (Exception ex) when (ex is IOException or InvalidOperationException or ObjectDisposedException or OperationCanceledException)
+        {
+            _flushing = true;
+            ThreadPool.UnsafeQueueUserWorkItem(static s => s.Close("transport error", abort: true), this, preferLocal: false);
+            return;
+        }
+
+        if (flush.IsCompletedSuccessfully && !flush.Result.IsCompleted)
+        {
+            return;
+        }
+
+        _flushing = true;
+        _ = DrainAsync(channel, flush);
+    }
+
+    private async Task DrainAsync(WebSocketChannel channel, ValueTask<FlushResult> flush)
     {
         try
         {
-            while (await WaitToSendAsync().ConfigureAwait(false))
+            while (true)
             {
-                while (TryDequeue(out var message))
+                var result = await flush.ConfigureAwait(false);
+                if (result.IsCompleted || result.IsCanceled)
                 {
-                    await SendFrameAsync(webSocket, message.Frame, message.Binary).ConfigureAwait(false);
-                    if (message.Attachments is { } attachments)
+                    break;
+                }
+
+                lock (_lock)
+                {
+                    if (!WriteQueuedLocked(channel))
                     {
-                        foreach (var attachment in attachments)
-                        {
-                            await SendFrameAsync(webSocket, attachment, true).ConfigureAwait(false);
-                        }
+                        _flushing = false;
+                        return;
+                    }
+
+                    flush = channel.FlushAsync();
+                    if (flush.IsCompletedSuccessfully && !flush.Result.IsCompleted)
+                    {
+                        _flushing = false;
+                        return;
                     }
                 }
             }
-
-            if (!_abortTransport && webSocket.State is WebSocketState.Open or WebSocketState.CloseReceived)
-            {
-                await CloseWebSocketAsync(webSocket, WebSocketCloseStatus.NormalClosure).ConfigureAwait(false);
-
-                // Give the peer a moment to answer the close frame (that ends the receive loop), then cut.
-                for (var i = 0; i < 40 && webSocket.State is not (WebSocketState.Closed or WebSocketState.Aborted); i++)
-                {
-                    await Task.Delay(50).ConfigureAwait(false);
-                }
-            }
         }
-        catch (Exception)
+        catch (Exception ex) when (ex is IOException or InvalidOperationException or ObjectDisposedException or OperationCanceledException or Microsoft.AspNetCore.Connections.ConnectionResetException or Microsoft.AspNetCore.Connections.ConnectionAbortedException)
         {
-            // The peer went away: nothing left to tell it.
-        }
-        finally
-        {
-            Close("transport error", abort: true);
-            webSocket.Abort();
-        }
-    }
-
-    private ValueTask SendFrameAsync(WebSocket webSocket, ReadOnlyMemory<byte> frame, bool binary)
-    {
-        if (binary && Handshake.ForceBase64)
-        {
-            var text = new byte[1 + ((frame.Length + 2) / 3 * 4)];
-            text[0] = (byte)'b';
-            System.Buffers.Text.Base64.EncodeToUtf8(frame.Span, text.AsSpan(1), out _, out _);
-            return webSocket.SendAsync(new ReadOnlyMemory<byte>(text), WebSocketMessageType.Text, true, CancellationToken.None);
         }
 
-        return webSocket.SendAsync(frame, binary ? WebSocketMessageType.Binary : WebSocketMessageType.Text, true, CancellationToken.None);
-    }
-
-    private static async Task CloseWebSocketAsync(WebSocket webSocket, WebSocketCloseStatus status)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-        try
-        {
-            await webSocket.CloseOutputAsync(status, null, timeout.Token).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
-        {
-            webSocket.Abort();
-        }
+        // The peer is gone: nothing more can be written.
+        Close("transport error", abort: true);
     }
 }

@@ -56,6 +56,12 @@ public sealed class SocketIOServer : IEngineHandler
     /// <summary>The replay store used by connection state recovery.</summary>
     public IRecoveryStore RecoveryStore { get; }
 
+    /// <summary>
+    /// Opens a <see cref="SendBatch"/>: until it is disposed, packets sent on this flow (broadcasts included)
+    /// are written to their sockets and flushed together at the end, one write per socket.
+    /// </summary>
+    public SendBatch BatchSends() => new();
+
     /// <summary>Open Engine.IO connections.</summary>
     public int ConnectionCount => Engine.SessionCount;
 

@@ -195,24 +195,32 @@ internal sealed partial class RealtimeGateway(
         }
     }
 
+    /// <summary>Changes waiting together are sent in one batch of at most this many: one write per socket for all of them.</summary>
+    private const int DispatchBatch = 64;
+
     private async Task DispatchLoopAsync(CancellationToken ct)
     {
-        await foreach (var item in _changes.Reader.ReadAllAsync(ct))
+        var reader = _changes.Reader;
+        while (await reader.WaitToReadAsync(ct))
         {
-            try
+            using var batch = io.BatchSends();
+            for (var n = 0; n < DispatchBatch && reader.TryRead(out var item); n++)
             {
-                if (item is RowChange change)
+                try
                 {
-                    await DispatchAsync(change, ct);
+                    if (item is RowChange change)
+                    {
+                        await DispatchAsync(change, ct);
+                    }
+                    else
+                    {
+                        await ResumeAsync((ResumeJob)item, ct);
+                    }
                 }
-                else
+                catch (Exception e) when (e is not OperationCanceledException)
                 {
-                    await ResumeAsync((ResumeJob)item, ct);
+                    LogDispatchFailed(logger, (item as RowChange)?.TableName ?? "a resumed socket", e);
                 }
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                LogDispatchFailed(logger, (item as RowChange)?.TableName ?? "a resumed socket", e);
             }
         }
     }

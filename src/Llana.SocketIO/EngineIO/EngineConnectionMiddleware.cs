@@ -2,6 +2,7 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Text;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace Llana.SocketIO.EngineIO;
@@ -63,7 +64,16 @@ internal sealed class EngineConnectionMiddleware(EngineServer engine, string pat
             return;
         }
 
-        var output = connection.Transport.Output;
+        // Over plain TCP frames go straight to the socket; through TLS or a non-socket transport, into Kestrel's pipe.
+        var secure = connection.Features.Get<ITlsConnectionFeature>() is not null;
+        var socket = secure ? null : connection.Features.Get<IConnectionSocketFeature>()?.Socket;
+        PipeWriter output = connection.Transport.Output;
+        if (socket is not null)
+        {
+            socket.Blocking = false;
+            output = new SocketPipeWriter(socket);
+        }
+
         WriteSwitchingProtocols(output, head);
         var channel = new WebSocketChannel(input, output, () => connection.Abort());
         if (probeSession is not null)
@@ -73,7 +83,6 @@ internal sealed class EngineConnectionMiddleware(EngineServer engine, string pat
             return;
         }
 
-        var secure = connection.Features.Get<ITlsConnectionFeature>() is not null;
         var remote = (connection.RemoteEndPoint as IPEndPoint)?.Address;
         await engine.RunNewWebSocketSessionAsync(channel, new EngineHandshakeData(head, remote, secure, DateTimeOffset.UtcNow)).ConfigureAwait(false);
     }

@@ -357,7 +357,7 @@ internal sealed class EngineServer(EngineServerOptions options, IEngineHandler h
         }
 
         channel.ReleaseBuffers();
-        await channel.CompleteAsync().ConfigureAwait(false);
+        channel.Complete();
     }
 
     private byte[] OpenPacket(string sid, bool upgrades)

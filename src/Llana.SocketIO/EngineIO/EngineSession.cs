@@ -24,6 +24,7 @@ internal sealed class EngineSession
     private Queue<OutboundMessage>? _queue;
     private bool _queueCompleted;
     private bool _flushing;
+    private bool _deferred;
     private readonly Lock _lock = new();
     private readonly Timer _heartbeat;
     private readonly int _pingIntervalMs;
@@ -90,7 +91,18 @@ internal sealed class EngineSession
             if (_channel is { } channel && !_flushing && _queue is not { Count: > 0 })
             {
                 WriteLocked(channel, message);
-                FlushLocked(channel);
+                if (!_deferred)
+                {
+                    if (SendBatch.Current is { } batch && batch.Defer(this))
+                    {
+                        _deferred = true;
+                    }
+                    else
+                    {
+                        FlushLocked(channel);
+                    }
+                }
+
                 return true;
             }
 
@@ -557,8 +569,11 @@ internal sealed class EngineSession
         await ReceiveLoopAsync(channel, probe: false).ConfigureAwait(false);
         Volatile.Write(ref _readEnded, true);
         Close(channel.EndReason);
-        channel.ReleaseBuffers();
-        await channel.CompleteAsync().ConfigureAwait(false);
+        lock (_lock)
+        {
+            channel.ReleaseBuffers();
+            channel.Complete();
+        }
     }
 
     /// <summary>
@@ -757,6 +772,22 @@ internal sealed class EngineSession
         }
 
         return wrote;
+    }
+
+    /// <summary>Flushes what a <see cref="SendBatch"/> left written but unflushed.</summary>
+    internal void FlushDeferred()
+    {
+        lock (_lock)
+        {
+            if (_deferred)
+            {
+                _deferred = false;
+                if (_channel is { } channel && !_flushing)
+                {
+                    FlushLocked(channel);
+                }
+            }
+        }
     }
 
     /// <summary>Flushes; when the peer is not keeping up, the flush completes in the background and drains the queue. Caller holds the lock.</summary>

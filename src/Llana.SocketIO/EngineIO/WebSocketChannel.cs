@@ -146,11 +146,11 @@ internal sealed class WebSocketChannel(PipeReader input, PipeWriter output, Acti
 
     public PipeReader Input => input;
 
-    /// <summary>Completes both pipes: what was written is still sent, then the transport closes.</summary>
-    public async ValueTask CompleteAsync()
+    /// <summary>Completes both pipes: what was written is still sent, then the transport closes. Caller holds the write lock.</summary>
+    public void Complete()
     {
-        await input.CompleteAsync().ConfigureAwait(false);
-        await output.CompleteAsync().ConfigureAwait(false);
+        input.Complete();
+        output.Complete();
     }
 
     /// <summary>Cuts the connection without a close handshake.</summary>

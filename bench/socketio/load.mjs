@@ -1,7 +1,8 @@
 // Load client for bench/socketio: W worker processes hold idle Socket.IO connections over raw WebSocket
 // (Engine.IO v4 + Socket.IO v5 framing by hand, so the client stays light), then measure broadcasts.
 // Usage: node load.mjs <baseUrl> <serverPid> <steps e.g. 1000,10000> <rounds>
-import { fork } from "node:child_process";
+import { fork, spawn } from "node:child_process";
+import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -60,7 +61,21 @@ if (process.argv[2] === "--worker") {
   // utime + stime of the server process, in ms (clock ticks are 10 ms on Linux).
   const cpuMs = () => { const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" "); return (Number(f[11]) + Number(f[12])) * 10; };
   const get = async (p, method = "GET") => (await fetch(base + p, { method })).json();
-  const workers = Array.from({ length: WORKERS }, () => fork(fileURLToPath(import.meta.url), ["--worker", base]));
+  // BENCH_CLIENT=c: the same worker protocol spoken by bench/socketio/wsclient.c over JSON lines (a lighter client).
+  const spawnC = () => {
+    const u = new URL(base);
+    const child = spawn(process.env.BENCH_WSCLIENT, [u.hostname, u.port, "/socket.io/"], { stdio: ["pipe", "pipe", "inherit"] });
+    const w = new EventEmitter();
+    let pending = "";
+    child.stdout.on("data", (d) => {
+      pending += d;
+      let nl;
+      while ((nl = pending.indexOf("\n")) >= 0) { const line = pending.slice(0, nl); pending = pending.slice(nl + 1); if (line) w.emit("message", JSON.parse(line)); }
+    });
+    w.send = (m) => child.stdin.write(JSON.stringify(m) + "\n");
+    return w;
+  };
+  const workers = Array.from({ length: WORKERS }, () => process.env.BENCH_CLIENT === "c" ? spawnC() : fork(fileURLToPath(import.meta.url), ["--worker", base]));
   const ask = (w, msg, key) => new Promise((resolve) => { const h = (m) => { if (m[key] !== undefined) { w.off("message", h); resolve(m); } }; w.on("message", h); w.send(msg); });
   // Idle connections: give both servers time to return burst buffers (Kestrel's pool evicts idle blocks), then GC.
   let lastGc = {};

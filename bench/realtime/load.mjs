@@ -13,7 +13,8 @@
 //
 // Times are CLOCK_MONOTONIC (process.hrtime), shared by every process on the box: latency = event receive time in the
 // worker - the time just before the writer's fetch() (also reported against the time the 201 response was read).
-import { fork } from "node:child_process";
+import { fork, spawn } from "node:child_process";
+import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -26,6 +27,28 @@ const TABLE = "Customer", PK = "custId";
 
 if (process.argv[2] === "--worker") worker();
 else await controller(JSON.parse(readFileSync(process.argv[2], "utf8")));
+
+// Per write node: latencies against send and response times; duplicates and missing per (socket, id).
+// sockets: [{ seen: Map<id, receive time>, dup, bad, closed }]; groups: [{ ids: [..], send: [..], resp: [..] }].
+function collect(sockets, groups) {
+  const out = groups.map(() => ({ lat: [], latResp: [], missing: 0, delivered: 0 }));
+  const index = new Map();
+  groups.forEach((g, gi) => g.ids.forEach((id, i) => index.set(id, [gi, i])));
+  let dup = 0, bad = 0, foreign = 0, closed = 0, first = Infinity, last = -Infinity;
+  for (const s of sockets) {
+    dup += s.dup; bad += s.bad; if (s.closed) closed++;
+    for (const [id, t] of s.seen) {
+      const hit = index.get(id);
+      if (!hit) { foreign++; continue; }
+      const g = groups[hit[0]], o = out[hit[0]];
+      o.lat.push(t - g.send[hit[1]]); o.latResp.push(t - g.resp[hit[1]]); o.delivered++;
+      if (t < first) first = t;
+      if (t > last) last = t;
+    }
+  }
+  out.forEach((o, gi) => { o.missing = sockets.length * groups[gi].ids.length - o.delivered; o.lat = Float64Array.from(o.lat); o.latResp = Float64Array.from(o.latResp); });
+  return { collected: out, dup, bad, foreign, closed, first, last, sockets: sockets.length };
+}
 
 // ---- worker: holds sockets, records (socket, id) -> receive time --------------------------------------------------
 
@@ -92,25 +115,7 @@ function worker() {
       } else if (m.progress !== undefined) {
         process.send({ progress: events });
       } else if (m.collect) {
-        // Per write node: latencies against send and response times; duplicates and missing per (socket, id).
-        const groups = m.collect; // [{ ids: [..], send: [..], resp: [..] }]
-        const out = groups.map(() => ({ lat: [], latResp: [], missing: 0, delivered: 0 }));
-        const index = new Map();
-        groups.forEach((g, gi) => g.ids.forEach((id, i) => index.set(id, [gi, i])));
-        let dup = 0, bad = 0, foreign = 0, closed = 0, first = Infinity, last = -Infinity;
-        for (const s of sockets) {
-          dup += s.dup; bad += s.bad; if (s.closed) closed++;
-          for (const [id, t] of s.seen) {
-            const hit = index.get(id);
-            if (!hit) { foreign++; continue; }
-            const g = groups[hit[0]], o = out[hit[0]];
-            o.lat.push(t - g.send[hit[1]]); o.latResp.push(t - g.resp[hit[1]]); o.delivered++;
-            if (t < first) first = t;
-            if (t > last) last = t;
-          }
-        }
-        out.forEach((o, gi) => { o.missing = sockets.length * groups[gi].ids.length - o.delivered; o.lat = Float64Array.from(o.lat); o.latResp = Float64Array.from(o.latResp); });
-        process.send({ collected: out, dup, bad, foreign, closed, first, last, sockets: sockets.length, cpu: process.cpuUsage() });
+        process.send({ ...collect(sockets, m.collect), cpu: process.cpuUsage() });
       } else if (m.close) {
         sockets.forEach((s) => s.close()); sockets = []; url = null;
         process.send({ closed: true });
@@ -124,12 +129,70 @@ function worker() {
   });
 }
 
+// ---- C worker (BENCH_CLIENT=c): bench/wsload.c holds the raw subscribers; this adapter makes it answer like a worker ----
+
+function cWorker(binary) {
+  const w = new EventEmitter();
+  let child = null, base = null, pending = "", dump = null;
+  const reply = (word, rest, groups) => {
+    if (word === "opened") w.emit("message", { opened: Number(rest[0]), failed: Number(rest[1]) });
+    else if (word === "reset") w.emit("message", { reset: true, cpu: { user: Number(rest[0]), system: 0 } });
+    else if (word === "progress") w.emit("message", { progress: Number(rest[0]) });
+    else if (word === "closed") w.emit("message", { closed: true });
+    else if (word === "e") {
+      // One delivery: socket index, id, CLOCK_MONOTONIC ms (the clock of now()).
+      const sock = (dump.sockets[rest[0]] ??= { seen: new Map(), dup: 0, bad: 0, closed: false });
+      if (sock.seen.has(rest[1])) sock.dup++;
+      else sock.seen.set(rest[1], Number(rest[2]));
+    } else if (word === "end") {
+      const [count, bad, closed, cpu] = rest.map(Number);
+      const sockets = Array.from({ length: count }, (_, i) => dump.sockets[i] ?? { seen: new Map(), dup: 0, bad: 0, closed: false });
+      if (sockets.length) sockets[0].bad = bad;
+      for (let i = 0; i < closed && i < sockets.length; i++) sockets[i].closed = true;
+      w.emit("message", { ...collect(sockets, dump.groups), cpu: { user: cpu, system: 0 } });
+      dump = null;
+    }
+  };
+  const start = (url) => {
+    const u = new URL(url);
+    child = spawn(binary, [u.hostname, u.port, "/socket.io/", TABLE, PK], { stdio: ["pipe", "pipe", "inherit"] });
+    child.stdout.setEncoding("latin1");
+    child.stdout.on("data", (d) => {
+      pending += d;
+      let from = 0, nl;
+      while ((nl = pending.indexOf("\n", from)) >= 0) {
+        const [word, ...rest] = pending.slice(from, nl).split(" ");
+        from = nl + 1;
+        reply(word, rest);
+      }
+      pending = pending.slice(from);
+    });
+    base = url;
+  };
+  const stop = () => { if (child) { child.stdin.end("exit\n"); child = null; base = null; } };
+  w.send = (m) => {
+    if (m.open) {
+      if (base !== m.open.base) { stop(); start(m.open.base); }
+      child.stdin.write(`open ${m.open.count} ${JSON.stringify({ "x-llana-table": TABLE })}\n`);
+    } else if (m.reset) child.stdin.write("reset\n");
+    else if (m.progress !== undefined) child.stdin.write("progress\n");
+    else if (m.collect) { dump = { groups: m.collect, sockets: [] }; child.stdin.write("dump\n"); }
+    else if (m.close) { stop(); w.emit("message", { closed: true }); }
+    else if (m.exit) { stop(); setImmediate(() => w.emit("exit")); }
+  };
+  return w;
+}
+
 // ---- controller ------------------------------------------------------------------------------------------------
 
 async function controller(plan) {
   const log = (s) => process.stderr.write(`[load] ${s}\n`);
   const nWorkers = plan.workers ?? 2;
-  const workers = Array.from({ length: nWorkers }, () => fork(fileURLToPath(import.meta.url), ["--worker"], { serialization: "advanced" }));
+  const nodeWorkers = Array.from({ length: nWorkers }, () => fork(fileURLToPath(import.meta.url), ["--worker"], { serialization: "advanced" }));
+  // Raw subscribers live in C workers with BENCH_CLIENT=c (lighter on the shared CPU); socket.io-client ones in Node.
+  const cWorkers = process.env.BENCH_CLIENT === "c" ? Array.from({ length: nWorkers }, () => cWorker(process.env.BENCH_WSLOAD)) : null;
+  const workersFor = (client) => (client === "raw" && cWorkers) || nodeWorkers;
+  let workers = nodeWorkers;
   const ask = (w, msg, key) => new Promise((resolve, reject) => {
     const h = (m) => { if (m.error) { w.off("message", h); reject(new Error(m.error)); } else if (m[key] !== undefined) { w.off("message", h); resolve(m); } };
     w.on("message", h); w.send(msg);
@@ -166,6 +229,7 @@ async function controller(plan) {
     const client = sc.client ?? "raw";
     const on = plan.servers[sc.on];
     if (pool.on !== sc.on || pool.client !== client) { if (pool.size) await all({ close: true }, "closed"); pool = { on: sc.on, client, size: 0 }; }
+    workers = workersFor(client);
     if (pool.size < sc.subscribers) {
       const t0 = now();
       const r = await Promise.all(workers.map((w, i) => ask(w, { open: { base: on.base, count: share(sc.subscribers, i), client } }, "opened")));
@@ -239,7 +303,7 @@ async function controller(plan) {
     const first = Math.min(...col.map((c) => c.first)), last = Math.max(...col.map((c) => c.last));
     const delivered = rows.reduce((a, r) => a + r.delivered, 0);
     const result = {
-      name: sc.name, client, subscribers: pool.size, on: sc.on, writeTo, writes: sc.writes, rate: sc.rate ?? null, concurrency: sc.rate ? null : (sc.concurrency ?? 16),
+      name: sc.name, client, clientProcess: client === "raw" && cWorkers ? "c" : "node", subscribers: pool.size, on: sc.on, writeTo, writes: sc.writes, rate: sc.rate ?? null, concurrency: sc.rate ? null : (sc.concurrency ?? 16),
       achievedWriteRate: sc.writes / writeSeconds, errors, rows,
       duplicates: col.reduce((a, c) => a + c.dup, 0), malformed: col.reduce((a, c) => a + c.bad, 0), foreign: col.reduce((a, c) => a + c.foreign, 0), socketsClosed: col.reduce((a, c) => a + c.closed, 0),
       deliveries: delivered, deliveriesPerSecond: delivered / ((last - start) / 1000), deliverySpanSeconds: (last - start) / 1000,
@@ -251,5 +315,5 @@ async function controller(plan) {
     process.stdout.write(JSON.stringify(result) + "\n");
     if (client === "sio") { await all({ close: true }, "closed"); pool = { on: null, client: null, size: 0 }; }
   }
-  await Promise.all(workers.map((w) => new Promise((r) => { w.on("exit", r); w.send({ exit: true }); })));
+  await Promise.all([...nodeWorkers, ...(cWorkers ?? [])].map((w) => new Promise((r) => { w.on("exit", r); w.send({ exit: true }); })));
 }

@@ -61,18 +61,30 @@ if (process.argv[2] === "--worker") {
   // utime + stime of the server process, in ms (clock ticks are 10 ms on Linux).
   const cpuMs = () => { const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" "); return (Number(f[11]) + Number(f[12])) * 10; };
   const get = async (p, method = "GET") => (await fetch(base + p, { method })).json();
-  // BENCH_CLIENT=c: the same worker protocol spoken by bench/socketio/wsclient.c over JSON lines (a lighter client).
+  // BENCH_CLIENT=c: bench/wsload.c does a worker's job in C (a lighter client); this adapter speaks its line protocol.
   const spawnC = () => {
     const u = new URL(base);
     const child = spawn(process.env.BENCH_WSCLIENT, [u.hostname, u.port, "/socket.io/"], { stdio: ["pipe", "pipe", "inherit"] });
     const w = new EventEmitter();
-    let pending = "";
+    let pending = "", total = 0;
     child.stdout.on("data", (d) => {
       pending += d;
       let nl;
-      while ((nl = pending.indexOf("\n")) >= 0) { const line = pending.slice(0, nl); pending = pending.slice(nl + 1); if (line) w.emit("message", JSON.parse(line)); }
+      while ((nl = pending.indexOf("\n")) >= 0) {
+        const [word, ...rest] = pending.slice(0, nl).split(" ");
+        pending = pending.slice(nl + 1);
+        if (word === "opened") w.emit("message", { opened: Number(rest[0]) });
+        else if (word === "ready") w.emit("message", { ready: true });
+        else if (word === "done") w.emit("message", { done: true, latencies: rest.map(Number) });
+        else if (word === "closed") w.emit("message", { closed: true });
+      }
     });
-    w.send = (m) => child.stdin.write(JSON.stringify(m) + "\n");
+    w.send = (m) => {
+      if (m.open !== undefined) child.stdin.write(`open ${(total += m.open)}\n`);
+      else if (m.expect !== undefined) child.stdin.write(`expect ${m.expect}\n`);
+      else if (m.closeAll) { total = 0; child.stdin.write("close\n"); }
+      else if (m.exit) child.stdin.write("exit\n");
+    };
     return w;
   };
   const workers = Array.from({ length: WORKERS }, () => process.env.BENCH_CLIENT === "c" ? spawnC() : fork(fileURLToPath(import.meta.url), ["--worker", base]));

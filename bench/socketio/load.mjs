@@ -96,7 +96,7 @@ if (process.argv[2] === "--worker") {
   const result = { memory: [] };
   // Warm-up: open and close some connections first, so that one-time costs (JIT, thread pool growth,
   // buffer pools) land in the baseline, not in the per-connection figure. Same for both servers.
-  await Promise.all(workers.map((w) => ask(w, { open: 250 }, "opened")));
+  await Promise.all(workers.map((w) => ask(w, { open: Math.ceil(1000 / WORKERS) }, "opened"))); // 1,000 in all, whatever the worker count
   await Promise.all(workers.map((w) => ask(w, { closeAll: true }, "closed")));
   for (let i = 0; i < 50 && (await get("/bench/stats")).sockets > 0; i++) await new Promise((r) => setTimeout(r, 100));
   const baseline = await settle();

@@ -299,11 +299,11 @@ internal sealed class EngineServer(EngineServerOptions options, IEngineHandler h
     }
 
     /// <summary>A WebSocket-first session: the open packet goes first, then the session runs on the channel.</summary>
-    internal async Task RunNewWebSocketSessionAsync(WebSocketChannel channel, EngineHandshakeData handshake)
+    internal Task RunNewWebSocketSessionAsync(WebSocketChannel channel, EngineHandshakeData handshake)
     {
         var session = CreateSession(handshake, EngineTransport.WebSocket);
         channel.WriteFrame(WebSocketOpcode.Text, OpenPacket(session.Id, false));
-        await session.RunWebSocketAsync(channel, upgraded: false).ConfigureAwait(false);
+        return session.RunWebSocketAsync(channel, upgraded: false);
     }
 
     private async Task HandleUpgradeAsync(HttpContext context, EngineSession session)

@@ -261,7 +261,7 @@ internal sealed partial class RealtimeGateway(
             var denied = new List<string>();
             foreach (var (id, state) in ids)
             {
-                if (!state.FirstTime(origin) || await Decide(state) is null)
+                if (state.Hold(change) || !state.FirstTime(origin) || await Decide(state) is null)
                 {
                     denied.Add(id);
                 }
@@ -279,7 +279,7 @@ internal sealed partial class RealtimeGateway(
             var groups = new Dictionary<string, (IReadOnlySet<string>? Fields, HashSet<string> Members)>(StringComparer.Ordinal);
             foreach (var (id, state) in rows)
             {
-                if (state.FirstTime(origin) && await Decide(state) is { } decision)
+                if (!state.Hold(change) && state.FirstTime(origin) && await Decide(state) is { } decision)
                 {
                     var key = decision.AllowedFields is null ? "*" : string.Join(",", decision.AllowedFields.Order(StringComparer.Ordinal));
                     if (!groups.TryGetValue(key, out var group))
@@ -337,11 +337,13 @@ internal sealed partial class RealtimeGateway(
     }
 
     /// A socket that dropped on another node (which may be gone) resumes here: the changes it missed come from the
-    /// cluster's log, judged with its identity now, each once (live events it already got are skipped).
+    /// cluster's log, judged with its identity now, each once (live events it already got are skipped); then the
+    /// live changes held back meanwhile, so that nothing new overtakes what it missed. (Should the socket drop again
+    /// first, its next resume reads all of them from the log.)
     private async Task ResumeAsync(ResumeJob job, CancellationToken ct)
     {
         var (socket, state) = job;
-        foreach (var change in state.Missed)
+        foreach (var change in state.Missed.Concat(state.TakeHeld()))
         {
             if (!socket.Connected || !state.Tables.Contains(change.TableName) || !state.FirstTime(change.Origin))
             {
@@ -510,6 +512,7 @@ internal sealed partial class RealtimeGateway(
         private static readonly TimeSpan Overlap = TimeSpan.FromSeconds(30);
         private readonly Lock _gate = new();
         private HashSet<ChangeOrigin>? _seen;
+        private List<RowChange>? _held;
         private DateTimeOffset? _resumedAt;
 
         public SocketIdentity? Identity { get; set; }
@@ -542,12 +545,43 @@ internal sealed partial class RealtimeGateway(
             }
         }
 
+        /// Until its resume has been delivered, a resuming socket gets no live change: it is held for the resume.
+        public bool Hold(RowChange change)
+        {
+            if (ResumeAfter is null)
+            {
+                return false;
+            }
+
+            lock (_gate)
+            {
+                if (_resumedAt is not null)
+                {
+                    return false;
+                }
+
+                (_held ??= []).Add(change);
+                return true;
+            }
+        }
+
+        public List<RowChange> TakeHeld()
+        {
+            lock (_gate)
+            {
+                var held = _held ?? [];
+                _held = null;
+                return held;
+            }
+        }
+
         public void Resumed()
         {
             lock (_gate)
             {
                 _resumedAt = DateTimeOffset.UtcNow;
                 Missed = [];
+                _held = null;
             }
         }
     }

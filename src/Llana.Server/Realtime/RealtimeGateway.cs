@@ -156,15 +156,9 @@ internal sealed partial class RealtimeGateway(
 
         socket.OnDisconnect(reason =>
         {
-            foreach (var room in rooms)
-            {
-                if (_members.TryGetValue(room, out var members))
-                {
-                    members.TryRemove(socket.Id, out _);
-                }
-            }
-
             // A socket that dropped (rather than left) may come back with recovery: keep judging changes for it.
+            // Dormant first, then out of the rooms: a change dispatched meanwhile must find it in one or the other,
+            // or it would be neither sent nor kept for the replay.
             if (reason is not ("client namespace disconnect" or "server namespace disconnect"))
             {
                 _dormant[socket.Id] = (state, DateTimeOffset.UtcNow + realtime.RecoveryWindow);
@@ -172,6 +166,14 @@ internal sealed partial class RealtimeGateway(
             else if (_bridge is not null && socket.Pid is { } left)
             {
                 _bridge.ForgetSession(left);
+            }
+
+            foreach (var room in rooms)
+            {
+                if (_members.TryGetValue(room, out var members))
+                {
+                    members.TryRemove(socket.Id, out _);
+                }
             }
         });
 
@@ -255,7 +257,7 @@ internal sealed partial class RealtimeGateway(
             return decision;
         }
 
-        var origin = change.Origin ?? (_bridge is null ? null : new ChangeOrigin(_bridge.NodeId, change.Offset));
+        var origin = OriginOf(change);
         if (ids.Count > 0)
         {
             var denied = new List<string>();
@@ -298,6 +300,10 @@ internal sealed partial class RealtimeGateway(
             }
         }
     }
+
+    /// The cluster-wide identity of a change: where it was committed, and its offset there (cluster only).
+    private ChangeOrigin? OriginOf(RowChange change) =>
+        change.Origin ?? (_bridge is null ? null : new ChangeOrigin(_bridge.NodeId, change.Offset));
 
     // Which change an offset stands for, so that a client can resume on another node (cluster only).
     private void Remember(string? offset, ChangeOrigin? origin)
@@ -345,7 +351,7 @@ internal sealed partial class RealtimeGateway(
         var (socket, state) = job;
         foreach (var change in state.Missed.Concat(state.TakeHeld()))
         {
-            if (!socket.Connected || !state.Tables.Contains(change.TableName) || !state.FirstTime(change.Origin))
+            if (!socket.Connected || !state.Tables.Contains(change.TableName) || !state.FirstTime(OriginOf(change)))
             {
                 continue;
             }
@@ -383,7 +389,7 @@ internal sealed partial class RealtimeGateway(
                 {
                     _dormant.TryRemove(id, out _);
                 }
-                else if (state.Rows == rows && state.Tables.Contains(table))
+                else if (state.Rows == rows && state.Tables.Contains(table) && members?.ContainsKey(id) != true)
                 {
                     audience.Add((id, state));
                 }

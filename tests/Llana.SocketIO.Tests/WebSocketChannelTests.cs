@@ -71,20 +71,54 @@ public sealed class WebSocketChannelTests
     }
 
     [Fact]
-    public void A_frame_split_at_every_byte_needs_more_until_complete()
+    public void A_frame_split_at_every_byte_is_taken_as_it_arrives_and_joined()
     {
         var frame = ClientFrame(2, Enumerable.Range(0, 300).Select(i => (byte)i).ToArray());
         for (var cut = 0; cut < frame.Length; cut++)
         {
             var channel = NewChannel(out _);
-            Assert.Equal(WebSocketRead.NeedMore, Read(channel, frame[..cut], out _, out _, out var consumed));
-            Assert.Equal(0, consumed);
+            var first = new ReadOnlySequence<byte>(frame[..cut]);
+            Assert.Equal(WebSocketRead.NeedMore, channel.TryRead(ref first, 1000, out _, out _));
+
+            // Only an incomplete header (2 + 2 length + 4 mask bytes) is left for later; payload bytes are taken at once.
+            var rest = new ReadOnlySequence<byte>([.. frame[..cut][(cut - (int)first.Length)..], .. frame[cut..]]);
+            Assert.True(cut < 8 ? first.Length == cut : first.Length == 0, $"cut {cut}: {first.Length} left");
+            Assert.Equal(WebSocketRead.Message, channel.TryRead(ref rest, 1000, out var message, out _));
+            Assert.True(message.Binary);
+            Assert.Equal(Enumerable.Range(0, 300).Select(i => (byte)i), message.Data.ToArray());
+            Assert.Equal(0, rest.Length);
+            message.Dispose();
+        }
+    }
+
+    [Fact]
+    public void A_large_frame_fed_in_odd_sized_pieces_is_unmasked_right()
+    {
+        var payload = Enumerable.Range(0, 70_001).Select(i => (byte)(i * 31)).ToArray();
+        var frame = ClientFrame(2, payload);
+        var channel = NewChannel(out _);
+        var random = new Random(17);
+        WebSocketMessage message = default;
+        for (var at = 0; at < frame.Length;)
+        {
+            var size = Math.Min(frame.Length - at, random.Next(1, 4000));
+            var piece = new ReadOnlySequence<byte>(frame.AsMemory(at, size));
+            var read = channel.TryRead(ref piece, 100_000, out message, out _);
+            at += size - (int)piece.Length;
+            if (read == WebSocketRead.Message)
+            {
+                break;
+            }
+
+            Assert.Equal(WebSocketRead.NeedMore, read);
+            if (piece.Length > 0)
+            {
+                // An incomplete header stays unread: feed it again with more bytes.
+                continue;
+            }
         }
 
-        var whole = NewChannel(out _);
-        Assert.Equal(WebSocketRead.Message, Read(whole, frame, out var message, out _, out _));
-        Assert.True(message.Binary);
-        Assert.Equal(Enumerable.Range(0, 300).Select(i => (byte)i), message.Data.ToArray());
+        Assert.Equal(payload, message.Data.ToArray());
         message.Dispose();
     }
 

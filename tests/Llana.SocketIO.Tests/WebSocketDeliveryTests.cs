@@ -85,4 +85,21 @@ public sealed class WebSocketDeliveryTests
             client.Dispose();
         }
     }
+
+    [Fact]
+    public async Task A_message_of_megabytes_arrives_whole()
+    {
+        // Larger than Kestrel's 1 MB input buffer: the frame's payload is taken as it arrives, not held in the pipe.
+        await using var server = await TestServer.StartAsync(
+            o =>
+            {
+                o.PingInterval = TimeSpan.FromSeconds(30);
+                o.MaxPayload = 3_000_000;
+            },
+            io => io.Of("/").OnConnection(socket => socket.On("big", e => e.Ack(e.Args[0].GetString()!.Length))));
+        using var client = await JoinAsync(server.Url);
+        var text = "421[\"big\",\"" + new string('x', 2_000_000) + "\"]";
+        await client.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, true, CancellationToken.None);
+        Assert.Equal("431[2000000]", await ReceiveAsync(client, TimeSpan.FromSeconds(20)));
+    }
 }

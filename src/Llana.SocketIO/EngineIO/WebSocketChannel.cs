@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Buffers.Text;
 using System.IO.Pipelines;
+using System.Numerics;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Unicode;
@@ -54,6 +55,9 @@ internal sealed class WebSocketChannel(PipeReader input, PipeWriter output, Acti
     private byte[]? _partial;
     private int _partialLength;
     private bool _partialBinary;
+    private long _frameLeft;
+    private uint _frameMask;
+    private bool _frameFinal;
 
     /// <summary>The peer's close frame arrived (the read side is finished).</summary>
     public bool CloseReceived { get; private set; }
@@ -181,6 +185,34 @@ internal sealed class WebSocketChannel(PipeReader input, PipeWriter output, Acti
         reply = null;
         while (true)
         {
+            // The payload of a data frame is taken as it arrives, so a large frame never has to fit the input pipe whole.
+            if (_frameLeft > 0)
+            {
+                if (buffer.IsEmpty)
+                {
+                    return WebSocketRead.NeedMore;
+                }
+
+                var take = (int)Math.Min(buffer.Length, _frameLeft);
+                var chunk = buffer.Slice(0, take);
+                chunk.CopyTo(_partial.AsSpan(_partialLength));
+                Unmask(_partial.AsSpan(_partialLength, take), ref _frameMask);
+                _partialLength += take;
+                _frameLeft -= take;
+                buffer = buffer.Slice(take);
+                if (_frameLeft > 0)
+                {
+                    return WebSocketRead.NeedMore;
+                }
+
+                if (!_frameFinal)
+                {
+                    continue;
+                }
+
+                return CompleteMessage(out message, out reply);
+            }
+
             var status = TryReadFrame(ref buffer, maxPayload, _partialLength, out var frame);
             switch (status)
             {
@@ -195,14 +227,14 @@ internal sealed class WebSocketChannel(PipeReader input, PipeWriter output, Acti
             switch (frame.Opcode)
             {
                 case WebSocketOpcode.Ping:
-                    reply = new byte[frame.Payload.Length];
-                    Unmask(frame.Payload, frame.Mask, reply);
+                    reply = frame.Control.ToArray();
+                    Unmask(reply, ref frame.Mask);
                     return WebSocketRead.Ping;
                 case WebSocketOpcode.Pong:
                     continue;
                 case WebSocketOpcode.Close:
-                    var payload = new byte[frame.Payload.Length];
-                    Unmask(frame.Payload, frame.Mask, payload);
+                    var payload = frame.Control.ToArray();
+                    Unmask(payload, ref frame.Mask);
                     CloseReceived = true;
                     EndReason = "transport close";
                     reply = EchoCloseStatus(payload);
@@ -215,40 +247,46 @@ internal sealed class WebSocketChannel(PipeReader input, PipeWriter output, Acti
                 return Fail("parse error", 1002, out reply);
             }
 
-            var length = (int)frame.Payload.Length;
+            var needed = _partialLength + frame.Length;
             if (_partial is null)
             {
                 _partialBinary = frame.Opcode == WebSocketOpcode.Binary;
-                _partial = ArrayPool<byte>.Shared.Rent(Math.Max(16, length));
+                _partial = ArrayPool<byte>.Shared.Rent((int)Math.Max(16, needed));
             }
-            else if (_partialLength + length > _partial.Length)
+            else if (needed > _partial.Length)
             {
-                var bigger = ArrayPool<byte>.Shared.Rent((int)Math.Min(maxPayload, Math.Max(_partial.Length * 2L, _partialLength + length)));
+                var bigger = ArrayPool<byte>.Shared.Rent((int)Math.Min(maxPayload, Math.Max(_partial.Length * 2L, needed)));
                 _partial.AsSpan(0, _partialLength).CopyTo(bigger);
                 ArrayPool<byte>.Shared.Return(_partial);
                 _partial = bigger;
             }
 
-            Unmask(frame.Payload, frame.Mask, _partial.AsSpan(_partialLength));
-            _partialLength += length;
-            if (!frame.Final)
+            _frameLeft = frame.Length;
+            _frameMask = frame.Mask;
+            _frameFinal = frame.Final;
+            if (_frameLeft == 0 && _frameFinal)
             {
-                continue;
+                return CompleteMessage(out message, out reply);
             }
-
-            var data = _partial;
-            var dataLength = _partialLength;
-            _partial = null;
-            _partialLength = 0;
-            if (!_partialBinary && !Utf8.IsValid(data.AsSpan(0, dataLength)))
-            {
-                ArrayPool<byte>.Shared.Return(data);
-                return Fail("parse error", 1007, out reply);
-            }
-
-            message = new WebSocketMessage(_partialBinary, data, dataLength);
-            return WebSocketRead.Message;
         }
+    }
+
+    private WebSocketRead CompleteMessage(out WebSocketMessage message, out byte[]? reply)
+    {
+        var data = _partial!;
+        var length = _partialLength;
+        _partial = null;
+        _partialLength = 0;
+        reply = null;
+        message = default;
+        if (!_partialBinary && !Utf8.IsValid(data.AsSpan(0, length)))
+        {
+            ArrayPool<byte>.Shared.Return(data);
+            return Fail("parse error", 1007, out reply);
+        }
+
+        message = new WebSocketMessage(_partialBinary, data, length);
+        return WebSocketRead.Message;
     }
 
     /// <summary>Returns the buffer of a message left half-read when the connection ended.</summary>
@@ -276,9 +314,20 @@ internal sealed class WebSocketChannel(PipeReader input, PipeWriter output, Acti
         TooBig,
     }
 
-    private readonly record struct Frame(WebSocketOpcode Opcode, bool Final, uint Mask, ReadOnlySequence<byte> Payload);
+    /// <summary>A frame header; <see cref="Control"/> holds a control frame's (still masked) payload.</summary>
+    private struct Frame
+    {
+        public WebSocketOpcode Opcode;
+        public bool Final;
+        public uint Mask;
+        public long Length;
+        public ReadOnlySequence<byte> Control;
+    }
 
-    /// <summary>Parses one frame at the start of <paramref name="buffer"/> and moves past it when complete.</summary>
+    /// <summary>
+    /// Parses one frame header at the start of <paramref name="buffer"/> and moves past it: past the payload too
+    /// for a control frame (at most 125 bytes, taken whole), not for a data frame (its payload follows).
+    /// </summary>
     private static FrameStatus TryReadFrame(ref ReadOnlySequence<byte> buffer, long maxPayload, int messageLength, out Frame frame)
     {
         frame = default;
@@ -347,38 +396,41 @@ internal sealed class WebSocketChannel(PipeReader input, PipeWriter output, Acti
 
         var mask = BinaryPrimitives.ReadUInt32LittleEndian(header[headerLength..]);
         headerLength += 4;
+        frame = new Frame { Opcode = opcode, Final = final, Mask = mask, Length = length };
+        if (!control)
+        {
+            buffer = buffer.Slice(headerLength);
+            return FrameStatus.Ok;
+        }
+
         if (buffer.Length < headerLength + length)
         {
             return FrameStatus.Incomplete;
         }
 
-        frame = new Frame(opcode, final, mask, buffer.Slice(headerLength, length));
+        frame.Control = buffer.Slice(headerLength, length);
         buffer = buffer.Slice(headerLength + length);
         return FrameStatus.Ok;
     }
 
-    private static void Unmask(ReadOnlySequence<byte> payload, uint mask, Span<byte> destination)
+    /// <summary>XORs <paramref name="data"/> with the mask in place, and turns the mask to where the next byte continues.</summary>
+    private static void Unmask(Span<byte> data, ref uint mask)
     {
-        payload.CopyTo(destination);
-        var data = destination[..(int)payload.Length];
-        Span<byte> key = stackalloc byte[4];
-        BinaryPrimitives.WriteUInt32LittleEndian(key, mask);
-        var i = 0;
-        if (data.Length >= 4)
+        var words = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, uint>(data);
+        for (var i = 0; i < words.Length; i++)
         {
-            var words = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, uint>(data);
-            for (; i < words.Length; i++)
-            {
-                words[i] ^= mask;
-            }
-
-            i *= 4;
+            words[i] ^= mask;
         }
 
-        for (; i < data.Length; i++)
+        // Little-endian: byte k of the mask is (mask >> 8k); after n bytes the key starts at byte n % 4.
+        var current = mask;
+        for (var i = words.Length * 4; i < data.Length; i++)
         {
-            data[i] ^= key[i & 3];
+            data[i] ^= (byte)current;
+            current = BitOperations.RotateRight(current, 8);
         }
+
+        mask = BitOperations.RotateRight(mask, 8 * (data.Length & 3));
     }
 
     private static byte[] CloseStatusPayload(ushort status)

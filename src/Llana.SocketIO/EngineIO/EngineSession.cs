@@ -75,8 +75,9 @@ internal sealed class EngineSession
     public EngineServerOptions Options => _server.Options;
 
     /// <summary>
-    /// Queues a message. Never blocks and never buffers without bound: when the queue is full the
-    /// session is closed (the peer is not reading) and false is returned.
+    /// Sends a message: over a WebSocket that keeps up it is framed and flushed here (or at the end of the
+    /// open <see cref="SendBatch"/>); otherwise it is queued. Never blocks and never buffers without bound:
+    /// when the queue is full the session is closed (the peer is not reading) and false is returned.
     /// </summary>
     public bool Send(in OutboundMessage message)
     {

@@ -117,9 +117,24 @@ internal sealed partial class RealtimeGateway(
             }
         }
 
-        // A socket resuming another node's session: read what it missed here, off the dispatcher.
-        var resumeAfter = context.Recovered ? null : await ResumePointAsync(context);
-        var (missed, readUpTo) = resumeAfter is null ? ([], null) : await _bridge!.ChangesAfterAsync(resumeAfter);
+        // A socket resuming another node's session: read what it missed here, off the dispatcher. Best effort: when
+        // Redis fails now, the client gets a fresh session (recovered false) rather than a refused connect.
+        ChangeOrigin? resumeAfter = null;
+        List<RowChange> missed = [];
+        string? readUpTo = null;
+        try
+        {
+            resumeAfter = context.Recovered ? null : await ResumePointAsync(context);
+            (missed, readUpTo) = resumeAfter is null ? ([], null) : await _bridge!.ChangesAfterAsync(resumeAfter);
+        }
+        catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException or JsonException)
+        {
+            LogDispatchFailed(logger, "a resumed socket", e);
+            resumeAfter = null;
+            missed = [];
+            readUpTo = null;
+        }
+
         context.Data = new SocketState(caller, tables.Select(t => t.Table).ToArray(), WantsRows(context), caller.ExpiresAt)
         {
             ResumeAfter = resumeAfter,
@@ -334,8 +349,9 @@ internal sealed partial class RealtimeGateway(
                 state.Missed.AddRange(await _bridge!.ChangesSinceAsync(readUpTo));
             }
         }
-        catch (Exception e) when (e is StackExchange.Redis.RedisException or JsonException)
+        catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException or JsonException)
         {
+            // The job is queued all the same: it releases the live changes held for the socket.
             LogDispatchFailed(logger, "a resumed socket", e);
         }
 

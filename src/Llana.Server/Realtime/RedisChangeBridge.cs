@@ -89,8 +89,10 @@ internal sealed partial class RedisChangeBridge(
                 queue.OnMessage(OnMessageAsync);
                 return;
             }
-            catch (RedisException)
+            catch (Exception e) when (e is RedisException or TimeoutException)
             {
+                // RedisTimeoutException is a TimeoutException, not a RedisException: without it the loop died
+                // when Redis was slow to come back, and cross-node delivery never resumed.
                 try
                 {
                     await Task.Delay(TimeSpan.FromSeconds(1), ct);

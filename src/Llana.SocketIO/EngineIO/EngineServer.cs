@@ -240,10 +240,8 @@ internal sealed class EngineServer(EngineServerOptions options, IEngineHandler h
             || head.HeaderValue("Host") is null
             || head.HeaderValue("Content-Length") is not null
             || head.HeaderValue("Transfer-Encoding") is not null
-            || head.HeaderValue("Upgrade")?.Contains("websocket", StringComparison.OrdinalIgnoreCase) != true
             || head.HeaderValue("Connection")?.Contains("upgrade", StringComparison.OrdinalIgnoreCase) != true
-            || head.HeaderValue("Sec-WebSocket-Version") != "13"
-            || string.IsNullOrWhiteSpace(head.HeaderValue("Sec-WebSocket-Key"))
+            || !WebSocketAccept.HasHandshakeHeaders(head.HeaderValue("Upgrade"), head.HeaderValue("Sec-WebSocket-Version"), head.HeaderValue("Sec-WebSocket-Key"))
             || !IsValidOrigin(head.HeaderValue("Origin")))
         {
             return false;
@@ -284,12 +282,7 @@ internal sealed class EngineServer(EngineServerOptions options, IEngineHandler h
     private async Task HandlePollingHandshakeAsync(HttpContext context)
     {
         var session = CreateSession(EngineHandshakeData.From(context, copy: true), EngineTransport.Polling);
-        var body = OpenPacket(session.Id, Options.AllowUpgrades && Options.AllowWebSocket);
-        context.Response.StatusCode = StatusCodes.Status200OK;
-        context.Response.ContentType = "text/plain; charset=UTF-8";
-        context.Response.Headers.CacheControl = "no-store";
-        context.Response.ContentLength = body.Length;
-        await context.Response.Body.WriteAsync(body, context.RequestAborted).ConfigureAwait(false);
+        await WritePollingBodyAsync(context, OpenPacket(session.Id, Options.AllowUpgrades && Options.AllowWebSocket)).ConfigureAwait(false);
     }
 
     private async Task HandleWebSocketHandshakeAsync(HttpContext context)
@@ -395,6 +388,16 @@ internal sealed class EngineServer(EngineServerOptions options, IEngineHandler h
         return true;
     }
 
+    /// <summary>The answer to a polling GET: the handshake's open packet, or the packets waiting for the client.</summary>
+    internal static async Task WritePollingBodyAsync(HttpContext context, byte[] body)
+    {
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentType = "text/plain; charset=UTF-8";
+        context.Response.Headers.CacheControl = "no-store";
+        context.Response.ContentLength = body.Length;
+        await context.Response.Body.WriteAsync(body, context.RequestAborted).ConfigureAwait(false);
+    }
+
     internal static async Task WriteErrorAsync(HttpContext context, int code, string message)
     {
         if (context.Response.HasStarted)
@@ -428,10 +431,12 @@ internal static class WebSocketAccept
         }
 
         var headers = context.Request.Headers;
-        return headers.Upgrade.ToString().Contains("websocket", StringComparison.OrdinalIgnoreCase)
-            && headers.SecWebSocketVersion == "13"
-            && headers.SecWebSocketKey.ToString().Length > 0;
+        return HasHandshakeHeaders(headers.Upgrade.ToString(), headers.SecWebSocketVersion.ToString(), headers.SecWebSocketKey.ToString());
     }
+
+    /// <summary>The RFC 6455 handshake headers, however the request was read (HTTP request or a head read off the connection).</summary>
+    public static bool HasHandshakeHeaders(string? upgrade, string? version, string? key) =>
+        upgrade?.Contains("websocket", StringComparison.OrdinalIgnoreCase) == true && version == "13" && !string.IsNullOrWhiteSpace(key);
 
     public static async Task<WebSocketChannel> AcceptAsync(HttpContext context)
     {

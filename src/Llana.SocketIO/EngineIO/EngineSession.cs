@@ -384,12 +384,7 @@ internal sealed class EngineSession
             messages.Add(new OutboundMessage(EngineCodec.NoopFrame, false));
         }
 
-        var body = EngineCodec.EncodePayload(messages);
-        context.Response.StatusCode = StatusCodes.Status200OK;
-        context.Response.ContentType = "text/plain; charset=UTF-8";
-        context.Response.Headers.CacheControl = "no-store";
-        context.Response.ContentLength = body.Length;
-        await context.Response.Body.WriteAsync(body, context.RequestAborted).ConfigureAwait(false);
+        await EngineServer.WritePollingBodyAsync(context, EngineCodec.EncodePayload(messages)).ConfigureAwait(false);
     }
 
     public async Task HandlePostAsync(HttpContext context)

@@ -13,6 +13,7 @@ using Llana.Server.Realtime;
 using Llana.SocketIO;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration.Memory;
 
 namespace Llana.Server;
@@ -183,7 +184,16 @@ public static partial class LlanaHost
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
-            LogListening(logger, string.Join(", ", addresses ?? []), database.Uri.Display);
+            var listening = string.Join(", ", addresses ?? []);
+            if (options.DatabaseUri is null)
+            {
+                // The demo file's absolute path: a relative one is resolved from the directory the server started in.
+                LogListeningDemo(logger, listening, new SqliteConnectionStringBuilder(database.Uri.ConnectionString).DataSource);
+            }
+            else
+            {
+                LogListening(logger, listening, database.Uri.Display);
+            }
         });
         return app;
     }
@@ -235,4 +245,7 @@ public static partial class LlanaHost
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Llana listening on {Addresses} with database {Database}")]
     private static partial void LogListening(ILogger logger, string addresses, string database);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Llana listening on {Addresses} with the demo database {Path} (DATABASE_URI is not set)")]
+    private static partial void LogListeningDemo(ILogger logger, string addresses, string path);
 }

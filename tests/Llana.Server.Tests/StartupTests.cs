@@ -86,6 +86,22 @@ public sealed class StartupTests : IDisposable
         Assert.Contains("DEFAULT_LIMIT", stderr);
     }
 
+    [Fact]
+    public async Task Dotnet_run_from_another_directory_keeps_dotenv_and_the_demo_database_there()
+    {
+        // `dotnet run` starts the program in the project's folder unless the project says otherwise.
+        var port = FreePort();
+        await File.WriteAllTextAsync(Path.Combine(_workDir, ".env"), $"PORT={port}\n");
+        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
+        var project = Path.Combine(Repository.Root, "src", "Llana.Server");
+        using var server = Start([], ["run", "--no-build", "-c", configuration, "--project", project]);
+        var line = await server.WaitForOutputAsync("Llana listening on");
+        var demo = Path.Combine(_workDir, "llana-demo.db");
+        Assert.Contains($"http://localhost:{port} with the demo database {demo} ", line);
+        Assert.True(File.Exists(demo));
+        Assert.False(File.Exists(Path.Combine(project, "llana-demo.db")));
+    }
+
     private static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
@@ -93,9 +109,10 @@ public sealed class StartupTests : IDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    private ServerProcess Start(Dictionary<string, string> env)
+    /// The server built next to the tests, or `dotnet` with <paramref name="dotnetArguments"/> (e.g. `run --project`).
+    private ServerProcess Start(Dictionary<string, string> env, string[]? dotnetArguments = null)
     {
-        var info = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "Llana.Server.dll")])
+        var info = new ProcessStartInfo("dotnet", dotnetArguments ?? [Path.Combine(AppContext.BaseDirectory, "Llana.Server.dll")])
         {
             WorkingDirectory = _workDir,
             RedirectStandardOutput = true,

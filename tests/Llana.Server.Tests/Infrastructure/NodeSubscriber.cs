@@ -40,7 +40,7 @@ public sealed class NodeSubscriber : IAsyncDisposable
 
     public static NodeSubscriber Start(Uri server, object options)
     {
-        var nodeDir = Path.Combine(RepoRoot(), "tests", "node");
+        var nodeDir = Path.Combine(Repository.Root, "tests", "node");
         if (!Directory.Exists(Path.Combine(nodeDir, "node_modules")))
         {
             throw new InvalidOperationException("tests/node/node_modules is missing: run `npm ci --prefix tests/node` (scripts/test does).");
@@ -145,18 +145,5 @@ public sealed class NodeSubscriber : IAsyncDisposable
         }
 
         _process.Dispose();
-    }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Llana.slnx")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Llana.slnx not found above " + AppContext.BaseDirectory);
     }
 }

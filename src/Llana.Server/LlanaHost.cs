@@ -110,6 +110,7 @@ public static partial class LlanaHost
                 : new HashSet<string>(StringComparer.Ordinal),
         });
         builder.Services.AddLlanaCluster(builder.Configuration);
+        builder.Services.AddLlanaHealthChecks(builder.Configuration);
         var realtime = RealtimeOptions.From(builder.Configuration);
         builder.Services.AddSingleton(realtime);
         builder.Services.AddSocketIO(o => o.ConnectionStateRecovery = new() { MaxDisconnectionDuration = realtime.RecoveryWindow, SkipMiddlewares = false });
@@ -149,6 +150,7 @@ public static partial class LlanaHost
             context.Response.Headers["X-Robots-Tag"] = "noindex, nofollow";
             return next(context);
         });
+        app.UseLlanaHealthChecks();
         var socketPath = new PathString(app.Services.GetRequiredService<SocketIOServer>().Options.Path.TrimEnd('/'));
         app.UseHostCheck(options, logger, socketPath);
         app.UseCors(policy =>

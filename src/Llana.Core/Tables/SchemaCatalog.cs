@@ -16,6 +16,9 @@ public sealed partial class SchemaCatalog(Database database, LlanaOptions option
 
     public IReadOnlyCollection<TableSchema> Tables => _snapshot.Tables.Values;
 
+    /// Readiness: the schema has been read at least once.
+    public bool IsLoaded => _snapshot.LoadedAt != DateTime.MinValue;
+
     public async Task LoadAsync(CancellationToken ct)
     {
         var tables = await database.ReadSchemaAsync(ct);

@@ -49,6 +49,9 @@ internal sealed partial class RedisChangeBridge(
     /// This node's name in the cluster (the `origin` of the changes it publishes).
     public string NodeId => _origin;
 
+    /// Readiness: the link to Redis is up (it reconnects by itself when it drops).
+    public bool IsConnected => _redis is { IsConnected: true };
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var config = new ConfigurationOptions

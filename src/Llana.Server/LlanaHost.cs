@@ -78,7 +78,7 @@ public static partial class LlanaHost
             // one copy per event. Nothing in the HTTP pipeline applies to them (the gateway checks HOSTS and auth).
             k.ConfigureEndpointDefaults(l => l.UseSocketIO());
         });
-        builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        builder.Logging.AddLlanaConsole(builder.Configuration);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
 

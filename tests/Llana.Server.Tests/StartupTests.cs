@@ -23,6 +23,7 @@ public sealed class StartupTests : IDisposable
     [InlineData("DATABASE_URI", "mysql://u:p@127.0.0.1:1/db", "DATABASE_URI: cannot connect to mysql://127.0.0.1:1/db")]
     [InlineData("DEFAULT_LIMIT", "many", "DEFAULT_LIMIT must be a number")]
     [InlineData("CACHE_TABLE_SCHEMA_TTL", "soon", "CACHE_TABLE_SCHEMA_TTL must be a duration")]
+    [InlineData("LOG_FORMAT", "xml", "LOG_FORMAT must be text or json, not 'xml'")]
     public async Task A_bad_setting_stops_the_start_with_one_line_naming_the_variable(string name, string value, string message)
     {
         var (exitCode, _, stderr) = await RunToExitAsync(new Dictionary<string, string> { [name] = value, ["PORT"] = name == "PORT" ? value : FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture) });
@@ -39,7 +40,10 @@ public sealed class StartupTests : IDisposable
         var line = await server.WaitForOutputAsync("Llana listening on");
         Assert.Contains($"http://localhost:{port}", line);
         Assert.Contains("llana-demo.db", line);
-        Assert.Single(server.OutputSoFar.Split('\n'), l => l.Contains("REDIS_PORT or REDIS_HOST not found - Websockets will NOT work in a multi-instance setup", StringComparison.Ordinal));
+        Assert.StartsWith("info: Llana: Llana listening on", line);
+
+        // Short categories: the class, not its namespace.
+        Assert.Single(server.OutputSoFar.Split('\n'), l => l == "warn: SingleNodeNotice: REDIS_PORT or REDIS_HOST not found - Websockets will NOT work in a multi-instance setup");
         Assert.True(File.Exists(Path.Combine(_workDir, "llana-demo.db")));
 
         using var http = await LoginAsync(port);
@@ -57,6 +61,30 @@ public sealed class StartupTests : IDisposable
         var created = await http.PostAsync("/Customer/", JsonContent.Create(new { companyName = "First minute", userId = 1 }));
         var id = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("custId").GetInt64();
         Assert.Equal($"{{\"type\":\"INSERT\",\"custId\":\"{id}\"}}", (await subscriber.EventAsync("Customer")).GetRawText());
+    }
+
+    [Fact]
+    public async Task LOG_FORMAT_json_writes_one_object_per_line_and_database_errors_carry_the_driver_message_and_state()
+    {
+        var port = FreePort();
+        using var server = Start(new Dictionary<string, string> { ["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture), ["LOG_FORMAT"] = "json" });
+        await server.WaitForOutputAsync("Llana listening on");
+        using var http = await LoginAsync(port);
+        var taken = JsonDocument.Parse(await http.GetStringAsync("/Customer/1")).RootElement.GetProperty("email").GetString();
+        var duplicate = await http.PostAsync("/Customer/", JsonContent.Create(new { companyName = "Copy", userId = 1, email = taken }));
+        Assert.Equal(HttpStatusCode.BadRequest, duplicate.StatusCode);
+
+        var failed = JsonDocument.Parse(await server.WaitForOutputAsync("Write failed")).RootElement;
+        Assert.Equal(("Warning", "Llana.Core.Tables.TableService"), (failed.GetProperty("LogLevel").GetString(), failed.GetProperty("Category").GetString()));
+        var state = failed.GetProperty("State");
+        Assert.Equal("SQLite Error 19: 'UNIQUE constraint failed: Customer.email'.", state.GetProperty("Error").GetString());
+        Assert.Equal("SQLite 2067", state.GetProperty("SqlState").GetString());
+        Assert.DoesNotContain(taken!, failed.GetRawText());
+        foreach (var line in server.OutputSoFar.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var entry = JsonDocument.Parse(line).RootElement;
+            Assert.True(entry.TryGetProperty("Timestamp", out _) && entry.TryGetProperty("Message", out _), line);
+        }
     }
 
     private static async Task<HttpClient> LoginAsync(int port)
@@ -120,7 +148,7 @@ public sealed class StartupTests : IDisposable
         };
 
         // A clean environment for Llana's variables: only what the test sets.
-        foreach (var name in new[] { "DATABASE_URI", "PORT", "SKIP_AUTH", "DEFAULT_LIMIT", "SOFT_DELETE_COLUMN", "ASPNETCORE_URLS", "NODE_ENV" })
+        foreach (var name in new[] { "DATABASE_URI", "PORT", "SKIP_AUTH", "DEFAULT_LIMIT", "SOFT_DELETE_COLUMN", "ASPNETCORE_URLS", "NODE_ENV", "LOG_FORMAT" })
         {
             info.Environment.Remove(name);
         }

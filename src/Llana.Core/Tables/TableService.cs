@@ -551,7 +551,7 @@ public sealed partial class TableService(
     private TableError MapWriteError(DbException e, string generic, string verb)
     {
         var type = database.Dialect.Classify(e);
-        LogWriteFailed(logger, type?.ToString() ?? "unclassified", e.GetType().Name, e.SqlState ?? e.ErrorCode.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        LogWriteFailed(logger, type?.ToString() ?? "unclassified", DatabaseErrorText.Message(e), DatabaseErrorText.State(e));
         return type switch
         {
             DatabaseErrorType.DuplicateRecord => new TableError(400, "DUPLICATE_RECORD", $"Error {verb} record as a duplicate already exists", true),
@@ -587,7 +587,7 @@ public sealed partial class TableService(
         }
         catch (DbException e)
         {
-            LogReadFailed(logger, e.GetType().Name, e.SqlState ?? e.ErrorCode.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            LogReadFailed(logger, DatabaseErrorText.Message(e), DatabaseErrorText.State(e));
             return new ErrorResult(TableError.BadRequest(database.Dialect.Classify(e) == DatabaseErrorType.InvalidValue
                 ? "Invalid value for the column type"
                 : "Error finding records"));
@@ -606,9 +606,9 @@ public sealed partial class TableService(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Write failed ({Type}): {Exception} code {Code}")]
-    private static partial void LogWriteFailed(ILogger logger, string type, string exception, string code);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Write failed ({Type}): {Error} (SQL state {SqlState})")]
+    private static partial void LogWriteFailed(ILogger logger, string type, string error, string sqlState);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Read failed: {Exception} code {Code}")]
-    private static partial void LogReadFailed(ILogger logger, string exception, string code);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Read failed: {Error} (SQL state {SqlState})")]
+    private static partial void LogReadFailed(ILogger logger, string error, string sqlState);
 }

@@ -87,6 +87,34 @@ public sealed class StartupTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task Scripts_publish_makes_a_self_contained_executable_that_serves()
+    {
+        var output = Path.Combine(_workDir, "published");
+        using (var publish = Process.Start(new ProcessStartInfo(Path.Combine(Repository.Root, "scripts", "publish"), [output]) { RedirectStandardOutput = true, RedirectStandardError = true })!)
+        {
+            var stderr = publish.StandardError.ReadToEndAsync();
+            var stdout = await publish.StandardOutput.ReadToEndAsync();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+            await publish.WaitForExitAsync(timeout.Token);
+            Assert.True(publish.ExitCode == 0, $"scripts/publish failed: {stdout} {await stderr}");
+        }
+
+        // Self-contained: the runtime travels with it; ReadyToRun: our own assemblies carry native code.
+        Assert.True(File.Exists(Path.Combine(output, "libcoreclr.so")));
+        using (var pe = new System.Reflection.PortableExecutable.PEReader(File.OpenRead(Path.Combine(output, "Llana.Core.dll"))))
+        {
+            Assert.True(pe.PEHeaders.CorHeader!.ManagedNativeHeaderDirectory.Size > 0, "Llana.Core.dll has no ReadyToRun code");
+        }
+
+        var port = FreePort();
+        using var server = Start(new Dictionary<string, string> { ["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture) }, [Path.Combine(output, "Llana.Server")]);
+        await server.WaitForOutputAsync("Llana listening on");
+        using var http = await LoginAsync(port);
+        Assert.Equal("""{"status":"Healthy","checks":{"database":"Healthy","schema":"Healthy"}}""", await http.GetStringAsync("/_llana/health"));
+        Assert.Contains("Customer", await http.GetStringAsync("/tables"));
+    }
+
     private static async Task<HttpClient> LoginAsync(int port)
     {
         var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
@@ -122,7 +150,7 @@ public sealed class StartupTests : IDisposable
         await File.WriteAllTextAsync(Path.Combine(_workDir, ".env"), $"PORT={port}\n");
         var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
         var project = Path.Combine(Repository.Root, "src", "Llana.Server");
-        using var server = Start([], ["run", "--no-build", "-c", configuration, "--project", project]);
+        using var server = Start([], ["dotnet", "run", "--no-build", "-c", configuration, "--project", project]);
         var line = await server.WaitForOutputAsync("Llana listening on");
         var demo = Path.Combine(_workDir, "llana-demo.db");
         Assert.Contains($"http://localhost:{port} with the demo database {demo} ", line);
@@ -137,10 +165,11 @@ public sealed class StartupTests : IDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    /// The server built next to the tests, or `dotnet` with <paramref name="dotnetArguments"/> (e.g. `run --project`).
-    private ServerProcess Start(Dictionary<string, string> env, string[]? dotnetArguments = null)
+    /// The server built next to the tests, or <paramref name="command"/> (program and arguments) started in the work folder.
+    private ServerProcess Start(Dictionary<string, string> env, string[]? command = null)
     {
-        var info = new ProcessStartInfo("dotnet", dotnetArguments ?? [Path.Combine(AppContext.BaseDirectory, "Llana.Server.dll")])
+        command ??= ["dotnet", Path.Combine(AppContext.BaseDirectory, "Llana.Server.dll")];
+        var info = new ProcessStartInfo(command[0], command[1..])
         {
             WorkingDirectory = _workDir,
             RedirectStandardOutput = true,

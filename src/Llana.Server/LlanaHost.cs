@@ -78,6 +78,9 @@ public static partial class LlanaHost
             // one copy per event. Nothing in the HTTP pipeline applies to them (the gateway checks HOSTS and auth).
             k.ConfigureEndpointDefaults(l => l.UseSocketIO());
         });
+        // Under systemd (Type=notify): READY=1 once listening, STOPPING=1 on SIGTERM. Our console format is kept
+        // (registered after it), one line per event in the journal.
+        builder.Services.AddSystemd();
         builder.Logging.AddLlanaConsole(builder.Configuration);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);

@@ -115,6 +115,28 @@ public sealed class StartupTests : IDisposable
         Assert.Contains("Customer", await http.GetStringAsync("/tables"));
     }
 
+    [Fact]
+    public async Task Under_systemd_it_tells_the_service_manager_when_it_is_ready()
+    {
+        // What systemd does for Type=notify: a datagram socket in NOTIFY_SOCKET, and the service's parent is a
+        // process named `systemd` (here bash under that name, so the server is its child rather than exec'd).
+        var notifyPath = Path.Combine(_workDir, "notify");
+        using var notify = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+        notify.Bind(new UnixDomainSocketEndPoint(notifyPath));
+        var systemd = Path.Combine(_workDir, "systemd");
+        File.CreateSymbolicLink(systemd, "/bin/bash");
+        var port = FreePort();
+        var env = new Dictionary<string, string> { ["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture), ["NOTIFY_SOCKET"] = notifyPath };
+        using var server = Start(env, [systemd, "-c", "dotnet \"$1\"; exit $?", "systemd", Path.Combine(AppContext.BaseDirectory, "Llana.Server.dll")]);
+
+        var buffer = new byte[256];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var received = await notify.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
+        Assert.Equal("READY=1", System.Text.Encoding.ASCII.GetString(buffer, 0, received));
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/_llana/health")).StatusCode);
+    }
+
     private static async Task<HttpClient> LoginAsync(int port)
     {
         var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };

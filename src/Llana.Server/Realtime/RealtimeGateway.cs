@@ -83,7 +83,7 @@ internal sealed partial class RealtimeGateway(
             return;
         }
 
-        if (!HostCheck.Allows(options, context.RemoteAddress?.ToString(), logger))
+        if (!HostCheck.Allows(options, context.RemoteAddress, logger))
         {
             context.Reject("Forbidden");
             return;

@@ -143,22 +143,7 @@ public static partial class LlanaHost
         });
         var socketPath = new PathString(app.Services.GetRequiredService<SocketIOServer>().Options.Path.TrimEnd('/'));
         app.UseHostCheck(options, logger, socketPath);
-        app.UseCors(policy =>
-        {
-            string[] origins = [.. options.CorsOrigins, .. options.BaseUrlApp is { } app ? [app] : Array.Empty<string>()];
-            if (origins.Length > 0)
-            {
-                policy.WithOrigins(origins);
-            }
-            else if (!options.IsProduction)
-            {
-                // Development convenience (the original's behaviour): any page may call with credentials.
-                policy.SetIsOriginAllowed(_ => true);
-            }
-
-            // In production without a list no other origin is answered: same-origin pages need no CORS.
-            policy.AllowCredentials().AllowAnyHeader().AllowAnyMethod();
-        });
+        app.UseCors(policy => policy.SetIsOriginAllowed(origin => Origins.Allowed(options, origin)).AllowCredentials().AllowAnyHeader().AllowAnyMethod());
         app.UseLlanaAuthentication(options, socketPath);
         app.MapAuthEndpoints(options);
         app.MapSocketIO();

@@ -174,4 +174,40 @@ public sealed class TrustSpec(SqliteAuthDemo fixture) : IClassFixture<SqliteAuth
         // Development stays friendly.
         Assert.Equal("https://evil.example.test", await AllowedOrigin(fixture.Server, "https://evil.example.test"));
     }
+
+    [Fact]
+    public async Task In_production_a_socket_takes_the_cookie_only_from_an_allowed_page()
+    {
+        // No CORS applies to a WebSocket and the browser sends the cookie from any site's page.
+        await using var server = await fixture.StartServerAsync(Production(("CORS_ORIGINS", "https://app.example.test")));
+        var own = server.Address.GetLeftPart(UriPartial.Authority);
+        var cookie = "accessToken=" + server.Token(1, AdminEmail);
+        async Task<string?> RefusalAsync(LlanaServer target, string? origin)
+        {
+            var headers = new Dictionary<string, string> { ["cookie"] = cookie };
+            if (origin is not null)
+            {
+                headers["origin"] = origin;
+            }
+
+            await using var socket = NodeSubscriber.Start(target.Address, new
+            {
+                auth = new Dictionary<string, string> { ["x-llana-table"] = "Customer" },
+                transports = new[] { "websocket" },
+                extraHeaders = headers,
+                reconnection = false,
+            });
+            var outcome = await socket.WaitForAsync(l => l.GetProperty("ev").GetString() is "connect" or "connect_error", "connect or connect_error");
+            return outcome.GetProperty("ev").GetString() == "connect_error" ? outcome.GetProperty("message").GetString() : null;
+        }
+
+        Assert.Equal("Missing authorization token. Use either <Bearer> token header or accessToken cookie", await RefusalAsync(server, "https://evil.example.test"));
+        Assert.Null(await RefusalAsync(server, "https://app.example.test"));
+        Assert.Null(await RefusalAsync(server, own));
+        Assert.Null(await RefusalAsync(server, null));
+
+        // Development stays friendly (its keys are the fixture's defaults, so the cookie is minted there).
+        cookie = "accessToken=" + fixture.Server.Token(1, AdminEmail);
+        Assert.Null(await RefusalAsync(fixture.Server, "https://evil.example.test"));
+    }
 }

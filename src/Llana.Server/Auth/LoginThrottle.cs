@@ -19,10 +19,15 @@ internal sealed class LoginThrottle(LlanaOptions options) : IDisposable
 {
     private const int AddressFactor = 10;
 
+    // One partitioned limiter; the first character of a key says which limit it is.
+    private const char AccountPrefix = 'a';
+    private const char FailuresPrefix = 'f';
+    private const char InFlightPrefix = 'c';
+
     private readonly PartitionedRateLimiter<string> _limits = PartitionedRateLimiter.Create<string, string>(key => key[0] switch
     {
-        'a' => RateLimitPartition.GetFixedWindowLimiter(key, _ => Window(options.Auth.LoginRateLimit)),
-        'f' => RateLimitPartition.GetFixedWindowLimiter(key, _ => Window(options.Auth.LoginRateLimit * AddressFactor)),
+        AccountPrefix => RateLimitPartition.GetFixedWindowLimiter(key, _ => Window(options.Auth.LoginRateLimit)),
+        FailuresPrefix => RateLimitPartition.GetFixedWindowLimiter(key, _ => Window(options.Auth.LoginRateLimit * AddressFactor)),
         _ => RateLimitPartition.GetConcurrencyLimiter(key, _ => new ConcurrencyLimiterOptions
         {
             PermitLimit = options.Auth.LoginRateLimit,
@@ -43,15 +48,17 @@ internal sealed class LoginThrottle(LlanaOptions options) : IDisposable
             return;
         }
 
-        var address = "f" + Address(context.Connection.RemoteIpAddress);
-        using var turn = await _limits.AcquireAsync("c" + address[1..], 1, context.RequestAborted);
+        var client = Address(context.Connection.RemoteIpAddress);
+        var failuresKey = FailuresPrefix + client;
+        using var turn = await _limits.AcquireAsync(InFlightPrefix + client, 1, context.RequestAborted);
         if (!turn.IsAcquired)
         {
             await TooManyAsync(context, TimeSpan.FromSeconds(1));
             return;
         }
 
-        using (var failures = _limits.AttemptAcquire(address, 0))
+        // Zero permits: only asks whether the address still has failures left.
+        using (var failures = _limits.AttemptAcquire(failuresKey, 0))
         {
             if (!failures.IsAcquired)
             {
@@ -63,7 +70,7 @@ internal sealed class LoginThrottle(LlanaOptions options) : IDisposable
         // Longer names never sign in (AuthService refuses them unchecked); they still count for the address.
         if (account is { Length: <= 1024 })
         {
-            using var lease = _limits.AttemptAcquire("a" + account.ToLowerInvariant(), 1);
+            using var lease = _limits.AttemptAcquire(AccountPrefix + account.ToLowerInvariant(), 1);
             if (!lease.IsAcquired)
             {
                 await TooManyAsync(context, lease);
@@ -73,7 +80,7 @@ internal sealed class LoginThrottle(LlanaOptions options) : IDisposable
 
         if (await attempt())
         {
-            _limits.AttemptAcquire(address, 1).Dispose();
+            _limits.AttemptAcquire(failuresKey, 1).Dispose();
         }
     }
 

@@ -1,5 +1,4 @@
 using System.Data.Common;
-using System.Threading.RateLimiting;
 using Llana.Core.Auth;
 using Llana.Core.Changes;
 using Llana.Core.Options;
@@ -120,21 +119,9 @@ public static partial class LlanaHost
         builder.Services.AddHostedService<RealtimeGateway>();
         builder.Services.AddCors();
         builder.Services.AddRouting();
-        builder.Services.AddRateLimiter(limiter =>
-        {
-            limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
-            limiter.OnRejected = (context, _) => new ValueTask(HttpErrors.WriteFrameworkErrorAsync(context.HttpContext, 429, "Too Many Requests"));
-
-            // Per client address as the socket sees it: forwarding headers are client-controlled.
-            limiter.AddPolicy(AuthEndpoints.LoginRateLimitPolicy, context => RateLimitPartition.GetFixedWindowLimiter(
-                context.Connection.RemoteIpAddress?.ToString() ?? "unknown",
-                _ => new FixedWindowRateLimiterOptions
-                {
-                    PermitLimit = Math.Max(1, options.Auth.LoginRateLimit),
-                    Window = TimeSpan.FromMinutes(1),
-                    QueueLimit = 0,
-                }));
-        });
+        builder.Services.AddSingleton<ClientAddress>();
+        builder.Services.AddOptions<SocketIOOptions>().Configure<ClientAddress>((o, client) => o.ConnectionHandshakeForwarding = client.Apply);
+        builder.Services.AddSingleton<LoginThrottle>();
 
         var app = builder.Build();
         try
@@ -147,6 +134,12 @@ public static partial class LlanaHost
         }
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Llana");
+        var clientAddress = app.Services.GetRequiredService<ClientAddress>();
+        app.Use((context, next) =>
+        {
+            clientAddress.Apply(context);
+            return next(context);
+        });
         app.UseExceptionHandler(e => e.Run(HttpErrors.WriteUnexpectedAsync));
         app.Use((context, next) =>
         {
@@ -156,20 +149,7 @@ public static partial class LlanaHost
         app.UseLlanaHealthChecks();
         var socketPath = new PathString(app.Services.GetRequiredService<SocketIOServer>().Options.Path.TrimEnd('/'));
         app.UseHostCheck(options, logger, socketPath);
-        app.UseCors(policy =>
-        {
-            if (options.BaseUrlApp is { } origin)
-            {
-                policy.WithOrigins(origin);
-            }
-            else
-            {
-                policy.SetIsOriginAllowed(_ => true);
-            }
-
-            policy.AllowCredentials().AllowAnyHeader().AllowAnyMethod();
-        });
-        app.UseRateLimiter();
+        app.UseCors(policy => policy.SetIsOriginAllowed(origin => Origins.Allowed(options, origin)).AllowCredentials().AllowAnyHeader().AllowAnyMethod());
         app.UseLlanaAuthentication(options, socketPath);
         app.MapAuthEndpoints(options);
         app.MapSocketIO();

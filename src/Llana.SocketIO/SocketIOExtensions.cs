@@ -55,7 +55,7 @@ namespace Microsoft.AspNetCore.Hosting
         public static ListenOptions UseSocketIO(this ListenOptions listenOptions)
         {
             var server = listenOptions.ApplicationServices.GetRequiredService<SocketIOServer>();
-            listenOptions.Use(next => new EngineConnectionMiddleware(server.Engine, server.Options.Path, next).OnConnectionAsync);
+            listenOptions.Use(next => new EngineConnectionMiddleware(server.Engine, server.Options.Path, server.Options.ConnectionHandshakeForwarding, next).OnConnectionAsync);
             return listenOptions;
         }
     }

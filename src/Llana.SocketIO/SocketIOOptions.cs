@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Llana.SocketIO.Protocol;
+using Microsoft.AspNetCore.Http;
 
 namespace Llana.SocketIO;
 
@@ -64,6 +65,15 @@ public sealed class SocketIOOptions
     /// escaped like JavaScript's <c>JSON.stringify</c>.
     /// </summary>
     public JsonSerializerOptions JsonSerializerOptions { get; set; } = new(JsonSerializerDefaults.Web) { Encoder = JsonStringifyEncoder.Instance };
+
+    /// <summary>
+    /// Applied to each WebSocket handshake served on the connection (<c>ListenOptions.UseSocketIO()</c>), which
+    /// never passes through the HTTP middleware pipeline: it receives a request-only <see cref="HttpContext"/>
+    /// (the handshake's headers and scheme, the peer's address and port) and may set
+    /// <c>Connection.RemoteIpAddress</c>, as forwarded-headers middleware does for HTTP requests, so that
+    /// <see cref="ConnectContext.RemoteAddress"/> means the same on both paths. Null (the default): the peer's address.
+    /// </summary>
+    public Action<HttpContext>? ConnectionHandshakeForwarding { get; set; }
 
     internal void Validate()
     {

@@ -54,6 +54,39 @@ public sealed class OptionsTests
     [InlineData(null, false)]
     public void Only_the_exact_string_true_skips_auth(string? value, bool expected) => Assert.Equal(expected, Read(("SKIP_AUTH", value)).SkipAuth);
 
+    [Theory]
+    [InlineData("production", null, null, "JWT_KEY")]
+    [InlineData("sandbox", "a-secret-of-our-own", null, "JWT_REFRESH_KEY")]
+    [InlineData("production", null, "another-secret-of-ours", "JWT_KEY")]
+    public void Production_refuses_the_published_jwt_keys(string nodeEnv, string? key, string? refreshKey, string variable) =>
+        Assert.Equal(variable, Assert.Throws<OptionsException>(() => Read(("NODE_ENV", nodeEnv), ("JWT_KEY", key), ("JWT_REFRESH_KEY", refreshKey))).Variable);
+
+    [Theory]
+    [InlineData("development", null, null)]
+    [InlineData("test", null, null)]
+    [InlineData("production", "a-secret-of-our-own", "another-secret-of-ours")]
+    public void Development_keeps_the_default_keys_and_production_takes_its_own(string nodeEnv, string? key, string? refreshKey) =>
+        Assert.Equal(nodeEnv, Read(("NODE_ENV", nodeEnv), ("JWT_KEY", key), ("JWT_REFRESH_KEY", refreshKey)).NodeEnv);
+
+    [Fact]
+    public void Production_without_auth_needs_no_keys() =>
+        Assert.True(Read(("NODE_ENV", "production"), ("SKIP_AUTH", "true")).SkipAuth);
+
+    [Theory]
+    [InlineData(null, "127.0.0.0/8|::1/128")]
+    [InlineData("10.0.0.7", "10.0.0.7/32")]
+    [InlineData(" 10.0.0.0/8 , fd00::/8,::1 ", "10.0.0.0/8|fd00::/8|::1/128")]
+    [InlineData("none", "")]
+    [InlineData("10.1.2.3/8", "10.0.0.0/8")]
+    public void Trusted_proxies_are_addresses_and_ranges_replacing_loopback(string? value, string expected) =>
+        Assert.Equal(expected, string.Join('|', Read(("TRUSTED_PROXIES", value)).TrustedProxies));
+
+    [Theory]
+    [InlineData("10.0.0.0/33")]
+    [InlineData("proxy.example.test")]
+    public void Bad_trusted_proxies_name_the_variable(string value) =>
+        Assert.Equal("TRUSTED_PROXIES", Assert.Throws<OptionsException>(() => Read(("TRUSTED_PROXIES", value))).Variable);
+
     [Fact]
     public void Dotenv_reads_quotes_comments_and_export()
     {

@@ -36,12 +36,7 @@ public sealed class HealthTests
     public async Task Probes_pass_HOSTS_and_authentication_that_refuse_the_api()
     {
         await using var database = await TestDatabase.CreateAsync(DatabaseKind.Sqlite);
-        await using var server = await LlanaServer.StartAsync(database.Uri, new Dictionary<string, string?>
-        {
-            ["LLANA_SEED_DEMO"] = "true",
-            ["NODE_ENV"] = "production",
-            ["HOSTS"] = "10.9.9.9",
-        });
+        await using var server = await LlanaServer.StartAsync(database.Uri, AuthHelpers.Production(("LLANA_SEED_DEMO", "true"), ("HOSTS", "10.9.9.9")));
         Assert.Equal(403, (await server.Http.Get("/Customer/")).Status);
         Assert.Equal(200, (await server.Http.Get("/_llana/health")).Status);
         Assert.Equal(200, (await server.Http.Get("/_llana/health/live")).Status);

@@ -128,7 +128,7 @@ public abstract class RealtimeSpec(DemoFixture fixture)
     [InlineData("10.9.8.7,127.0.0.1", true)]
     public async Task In_production_hosts_apply_to_the_sockets_peer_address(string hosts, bool allowed)
     {
-        await using var production = await fixture.StartServerAsync(new Dictionary<string, string?> { ["NODE_ENV"] = "production", ["HOSTS"] = hosts });
+        await using var production = await fixture.StartServerAsync(AuthHelpers.Production(("HOSTS", hosts)));
         await using var s = NodeSubscriber.Start(production.Address, new { auth = Auth("Customer", production.Token(1, AuthHelpers.AdminEmail)), reconnection = false });
         if (allowed)
         {

@@ -24,6 +24,8 @@ public sealed class StartupTests : IDisposable
     [InlineData("DEFAULT_LIMIT", "many", "DEFAULT_LIMIT must be a number")]
     [InlineData("CACHE_TABLE_SCHEMA_TTL", "soon", "CACHE_TABLE_SCHEMA_TTL must be a duration")]
     [InlineData("LOG_FORMAT", "xml", "LOG_FORMAT must be text or json, not 'xml'")]
+    [InlineData("NODE_ENV", "production", "JWT_KEY must be set in production: the default is published")]
+    [InlineData("TRUSTED_PROXIES", "10.0.0.0/33", "TRUSTED_PROXIES must be a comma list of addresses and CIDR ranges")]
     public async Task A_bad_setting_stops_the_start_with_one_line_naming_the_variable(string name, string value, string message)
     {
         var (exitCode, _, stderr) = await RunToExitAsync(new Dictionary<string, string> { [name] = value, ["PORT"] = name == "PORT" ? value : FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture) });

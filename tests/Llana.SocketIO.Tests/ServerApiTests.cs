@@ -100,6 +100,32 @@ public sealed class ServerApiTests
     }
 
     [Fact]
+    public async Task A_websocket_taken_on_the_connection_gets_its_client_address_from_the_forwarding_hook()
+    {
+        // The hook sees the handshake's headers and the peer; what it sets is the socket's RemoteAddress.
+        IPAddress? peerSeen = null;
+        var addressSeen = new TaskCompletionSource<IPAddress?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await TestServer.StartAsync(
+            o => o.ConnectionHandshakeForwarding = context =>
+            {
+                peerSeen = context.Connection.RemoteIpAddress;
+                context.Connection.RemoteIpAddress = IPAddress.Parse(context.Request.Headers["X-Forwarded-For"].ToString());
+            },
+            io => io.Of("/").Use(ctx =>
+            {
+                addressSeen.TrySetResult(ctx.RemoteAddress);
+                return ValueTask.CompletedTask;
+            }));
+
+        using var socket = new System.Net.WebSockets.ClientWebSocket();
+        socket.Options.SetRequestHeader("X-Forwarded-For", "192.0.2.44");
+        await socket.ConnectAsync(new Uri(server.Url.Replace("http", "ws", StringComparison.Ordinal) + "/socket.io/?EIO=4&transport=websocket"), CancellationToken.None);
+        await socket.SendAsync("40"u8.ToArray(), System.Net.WebSockets.WebSocketMessageType.Text, true, CancellationToken.None);
+        Assert.Equal(IPAddress.Parse("192.0.2.44"), await addressSeen.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(IPAddress.Loopback, peerSeen);
+    }
+
+    [Fact]
     public async Task Cors_policies_apply_to_the_endpoint()
     {
         var builder = WebApplication.CreateSlimBuilder();

@@ -10,7 +10,7 @@ namespace Llana.Core.Auth;
 /// What a token carries: `sub` as a string (numbers formatted invariantly) and `email`.
 public sealed record TokenClaims(string Subject, string? Email)
 {
-    public DateTimeOffset? ExpiresAt { get; init; }
+    public DateTimeOffset ExpiresAt { get; init; }
 }
 
 public enum TokenKind
@@ -20,7 +20,7 @@ public enum TokenKind
 }
 
 /// HS256 JSON Web Tokens, as jsonwebtoken signs them for Llana: `{"alg":"HS256","typ":"JWT"}`,
-/// claims `sub`, `email`, `iat`, `exp`. Only HS256 is accepted (no `none`, no other algorithm, no key from the
+/// claims `sub`, `email`, `iat`, `exp` (required). Only HS256 is accepted (no `none`, no other algorithm, no key from the
 /// header); access and refresh tokens are told apart by their keys.
 public sealed class JwtTokens(AuthOptions options, TimeProvider time)
 {
@@ -80,7 +80,7 @@ public sealed class JwtTokens(AuthOptions options, TimeProvider time)
     {
         if (kind == TokenKind.Access && _verified.TryGetValue(token, out var known))
         {
-            if (known.ExpiresAt is null || time.GetUtcNow() < known.ExpiresAt)
+            if (time.GetUtcNow() < known.ExpiresAt)
             {
                 return (known, null);
             }
@@ -141,17 +141,15 @@ public sealed class JwtTokens(AuthOptions options, TimeProvider time)
                 return (null, Failed);
             }
 
-            if (root.TryGetProperty("exp", out var exp))
+            // A token without `exp` would be valid forever (jsonwebtoken accepts one; Llana never issues one).
+            if (!root.TryGetProperty("exp", out var exp) || exp.ValueKind != JsonValueKind.Number)
             {
-                if (exp.ValueKind != JsonValueKind.Number)
-                {
-                    return (null, Failed);
-                }
+                return (null, Failed);
+            }
 
-                if (now >= exp.GetDouble())
-                {
-                    return (null, Expired);
-                }
+            if (now >= exp.GetDouble())
+            {
+                return (null, Expired);
             }
 
             var sub = root.TryGetProperty("sub", out var s) ? s.ValueKind switch
@@ -166,8 +164,7 @@ public sealed class JwtTokens(AuthOptions options, TimeProvider time)
             }
 
             var email = root.TryGetProperty("email", out var e) && e.ValueKind == JsonValueKind.String ? e.GetString() : null;
-            var expiresAt = root.TryGetProperty("exp", out var x) ? DateTimeOffset.FromUnixTimeMilliseconds((long)(x.GetDouble() * 1000)) : (DateTimeOffset?)null;
-            return (new TokenClaims(sub, email) { ExpiresAt = expiresAt }, null);
+            return (new TokenClaims(sub, email) { ExpiresAt = DateTimeOffset.FromUnixTimeMilliseconds((long)(exp.GetDouble() * 1000)) }, null);
         }
         catch (Exception e) when (e is FormatException or JsonException or ArgumentException)
         {

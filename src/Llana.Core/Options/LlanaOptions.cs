@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Configuration;
 
@@ -39,6 +40,15 @@ public sealed partial class LlanaOptions
 
     public string? BaseUrlApp { get; init; }
 
+    /// `CORS_ORIGINS` (ours): origins allowed cross-origin requests with credentials, besides `BASE_URL_APP`.
+    public IReadOnlyList<string> CorsOrigins { get; init; } = [];
+
+    /// `TRUSTED_PROXIES` (ours): peers whose `X-Forwarded-For`/`X-Real-IP` are believed. Default loopback only;
+    /// `none` trusts no peer (the connection's address is the client).
+    public IReadOnlyList<IPNetwork> TrustedProxies { get; init; } = LoopbackProxies;
+
+    private static readonly IPNetwork[] LoopbackProxies = [new(IPAddress.Loopback, 8), new(IPAddress.IPv6Loopback, 128)];
+
     public string? RedisHost { get; init; }
 
     public int? RedisPort { get; init; }
@@ -58,6 +68,24 @@ public sealed partial class LlanaOptions
         }
 
         var soft = Get("SOFT_DELETE_COLUMN");
+        var skipAuth = config["SKIP_AUTH"] == "true";
+        var auth = AuthOptions.From(config);
+
+        // Llana's default keys are published: in production anyone could sign an admin token with them.
+        if (nodeEnv is "production" or "sandbox" && !skipAuth)
+        {
+            var defaults = new AuthOptions();
+            if (auth.JwtKey == defaults.JwtKey)
+            {
+                throw new OptionsException("JWT_KEY", null, $"must be set in {nodeEnv}: the default is published (use a long random secret)");
+            }
+
+            if (auth.JwtRefreshKey == defaults.JwtRefreshKey)
+            {
+                throw new OptionsException("JWT_REFRESH_KEY", null, $"must be set in {nodeEnv}: the default is published (use a long random secret)");
+            }
+        }
+
         return new LlanaOptions
         {
             Port = Integer(Get("PORT"), "PORT", 3000, 0, 65535),
@@ -66,12 +94,14 @@ public sealed partial class LlanaOptions
             NodeEnv = nodeEnv,
             DefaultLimit = Integer(Get("DEFAULT_LIMIT"), "DEFAULT_LIMIT", 20, 1, 10_000),
             SoftDeleteColumn = soft,
-            SkipAuth = config["SKIP_AUTH"] == "true",
-            Auth = AuthOptions.From(config),
+            SkipAuth = skipAuth,
+            Auth = auth,
             DisableWebhooks = config["DISABLE_WEBHOOKS"] == "true",
             SchemaCacheTtl = Duration(Get("CACHE_TABLE_SCHEMA_TTL"), "CACHE_TABLE_SCHEMA_TTL", TimeSpan.FromHours(1)),
             Hosts = Get("HOSTS"),
             BaseUrlApp = Get("BASE_URL_APP"),
+            CorsOrigins = List(Get("CORS_ORIGINS")),
+            TrustedProxies = Get("TRUSTED_PROXIES") is { } proxies ? Networks(proxies, "TRUSTED_PROXIES") : LoopbackProxies,
             RedisHost = Get("REDIS_HOST"),
             RedisPort = Get("REDIS_PORT") is null ? null : Integer(Get("REDIS_PORT"), "REDIS_PORT", 6379, 1, 65535),
         };
@@ -90,6 +120,23 @@ public sealed partial class LlanaOptions
         }
 
         return n < min || n > max ? throw new OptionsException(name, value, $"must be between {min} and {max}") : n;
+    }
+
+    private static string[] List(string? value) =>
+        value?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) ?? [];
+
+    /// Addresses (`10.0.0.7`, `::1`) and CIDR ranges (`10.0.0.0/8`), or `none`.
+    private static IPNetwork[] Networks(string value, string name)
+    {
+        if (value.Equals("none", StringComparison.OrdinalIgnoreCase))
+        {
+            return [];
+        }
+
+        return [.. List(value).Select(item =>
+            IPAddress.TryParse(item, out var address) ? new IPNetwork(address, address.GetAddressBytes().Length * 8)
+            : IPNetwork.TryParse(item, out var network) ? network
+            : throw new OptionsException(name, item, "must be a comma list of addresses and CIDR ranges (such as 10.0.0.0/8), or none"))];
     }
 
     /// Durations as Llana accepts them: milliseconds (`3600000`) or a number with a unit ms, s, m, h or d (`15m`, `1h`, `14d`, `30s`).

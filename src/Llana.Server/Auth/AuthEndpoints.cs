@@ -10,34 +10,32 @@ namespace Llana.Server.Auth;
 /// and status codes.
 internal static class AuthEndpoints
 {
-    public const string LoginRateLimitPolicy = "login";
-
     public static void MapAuthEndpoints(this WebApplication app, LlanaOptions options)
     {
-        var login = app.MapPost("/auth/login", async (HttpContext c, AuthService auth) =>
+        app.MapPost("/auth/login", async (HttpContext c, AuthService auth, LoginThrottle throttle) =>
         {
             var (username, password) = await CredentialsAsync(c.Request);
-            var (tokens, failure) = await auth.LoginAsync(username, password, c.RequestAborted);
-            if (tokens is null)
+            await throttle.RunAsync(c, username, async () =>
             {
-                await (failure is null ? Unauthorized(c) : HttpErrors.WriteErrorAsync(c, TableError.Unauthorized(failure)));
-                return;
-            }
+                var (tokens, failure) = await auth.LoginAsync(username, password, c.RequestAborted);
+                if (tokens is null)
+                {
+                    await (failure is null ? Unauthorized(c) : HttpErrors.WriteErrorAsync(c, TableError.Unauthorized(failure)));
+                    return true;
+                }
 
-            if (options.SkipAuth)
-            {
-                await HttpErrors.WriteFrameworkErrorAsync(c, 400, "Authentication is disabled", "Bad Request");
-                return;
-            }
+                if (options.SkipAuth)
+                {
+                    await HttpErrors.WriteFrameworkErrorAsync(c, 400, "Authentication is disabled", "Bad Request");
+                    return false;
+                }
 
-            await IssueAsync(c, options, tokens);
+                await IssueAsync(c, options, tokens);
+                return false;
+            });
         });
-        if (options.Auth.LoginRateLimit > 0)
-        {
-            login.RequireRateLimiting(LoginRateLimitPolicy);
-        }
 
-        app.MapPost("/auth/refresh", async (HttpContext c, AuthService auth) =>
+        app.MapPost("/auth/refresh", async (HttpContext c, AuthService auth, LoginThrottle throttle) =>
         {
             if (HttpAuthentication.LastCookie(c.Request, "refreshToken") is not { } refresh)
             {
@@ -45,13 +43,17 @@ internal static class AuthEndpoints
                 return;
             }
 
-            if (await auth.RefreshAsync(refresh, c.RequestAborted) is not { } tokens)
+            await throttle.RunAsync(c, account: null, async () =>
             {
-                await HttpErrors.WriteFrameworkErrorAsync(c, 401, "Invalid refresh token", "Unauthorized");
-                return;
-            }
+                if (await auth.RefreshAsync(refresh, c.RequestAborted) is not { } tokens)
+                {
+                    await HttpErrors.WriteFrameworkErrorAsync(c, 401, "Invalid refresh token", "Unauthorized");
+                    return true;
+                }
 
-            await IssueAsync(c, options, tokens);
+                await IssueAsync(c, options, tokens);
+                return false;
+            });
         });
 
         app.MapPost("/auth/logout", async (HttpContext c) =>

@@ -1,12 +1,15 @@
+using System.Net;
 using Llana.Core.Options;
 using Llana.Core.Tables;
 using Llana.Server.Http;
 
 namespace Llana.Server.Auth;
 
-/// `HOSTS` (spec §8): a comma list of client addresses allowed to call the API. The client is `x-real-ip`, else
-/// the whole `x-forwarded-for` header (as the original); enforced in production and sandbox, logged in development;
-/// in test an allow-list containing `localhost` lets everyone in.
+/// `HOSTS` (spec §8): a comma list of client addresses allowed to call the API. The client is the resolved client
+/// address (<see cref="ClientAddress"/>: the peer, or what a trusted proxy forwards), for HTTP and Socket.IO alike —
+/// the original believed `x-real-ip`/`x-forwarded-for` from anyone, so any client could name an allowed address.
+/// Enforced in production and sandbox, logged in development; in test an allow-list containing `localhost` lets
+/// everyone in.
 internal static partial class HostCheck
 {
     public static void UseHostCheck(this WebApplication app, LlanaOptions options, ILogger logger, PathString socketPath)
@@ -18,28 +21,26 @@ internal static partial class HostCheck
 
         app.Use((context, next) =>
         {
-            // Socket.IO judges the peer address of its handshake instead (spec §10.2).
+            // Socket.IO judges its handshake at connect instead (spec §10.2), with the same address.
             if (context.Request.Path.StartsWithSegments(socketPath))
             {
                 return next(context);
             }
 
-            var headers = context.Request.Headers;
-            var client = headers["x-real-ip"].ToString() is { Length: > 0 } real ? real : headers["x-forwarded-for"].ToString();
-            return Allows(options, allowed, client, logger)
+            return Allows(options, allowed, context.Connection.RemoteIpAddress, logger)
                 ? next(context)
                 : HttpErrors.WriteErrorAsync(context, new TableError(403, "Forbidden"));
         });
     }
 
-    /// The decision for one client address (HTTP: the proxy headers; Socket.IO: the handshake's peer address).
-    public static bool Allows(LlanaOptions options, string? client, ILogger logger) =>
+    /// The decision for one resolved client address.
+    public static bool Allows(LlanaOptions options, IPAddress? client, ILogger logger) =>
         AllowList(options) is not { } allowed || Allows(options, allowed, client, logger);
 
-    private static bool Allows(LlanaOptions options, HashSet<string> allowed, string? client, ILogger logger)
+    private static bool Allows(LlanaOptions options, HashSet<string> allowed, IPAddress? client, ILogger logger)
     {
-        if (!string.IsNullOrEmpty(client) && (allowed.Contains(client)
-            || (client.StartsWith("::ffff:", StringComparison.Ordinal) && allowed.Contains(client[7..]))))
+        if (client is not null && (allowed.Contains(client.ToString())
+            || (client.IsIPv4MappedToIPv6 && allowed.Contains(client.MapToIPv4().ToString()))))
         {
             return true;
         }
@@ -47,7 +48,7 @@ internal static partial class HostCheck
         switch (options.NodeEnv)
         {
             case "development":
-                LogNotApproved(logger);
+                LogNotApproved(logger, client?.ToString() ?? "unknown");
                 return true;
             case "test" when allowed.Contains("localhost"):
                 return true;
@@ -62,6 +63,6 @@ internal static partial class HostCheck
         return allowed is { Count: > 0 } ? allowed : null;
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Host not in approved list, skipping forbidden response as in dev mode")]
-    private static partial void LogNotApproved(ILogger logger);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Host {Client} not in approved list, skipping forbidden response as in dev mode")]
+    private static partial void LogNotApproved(ILogger logger, string client);
 }

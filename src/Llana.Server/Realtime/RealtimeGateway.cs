@@ -8,6 +8,7 @@ using Llana.Core.Tables;
 using Llana.Data.Json;
 using Llana.Data.Schema;
 using Llana.Server.Auth;
+using Llana.Server.Http;
 using Llana.SocketIO;
 
 namespace Llana.Server.Realtime;
@@ -83,7 +84,7 @@ internal sealed partial class RealtimeGateway(
             return;
         }
 
-        if (!HostCheck.Allows(options, context.RemoteAddress?.ToString(), logger))
+        if (!HostCheck.Allows(options, context.RemoteAddress, logger))
         {
             context.Reject("Forbidden");
             return;
@@ -491,7 +492,7 @@ internal sealed partial class RealtimeGateway(
         return (raw ?? string.Empty).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Distinct(StringComparer.Ordinal).ToList();
     }
 
-    private static string? AccessToken(ConnectContext context)
+    private string? AccessToken(ConnectContext context)
     {
         if (context.Headers.Authorization.ToString() is { } header && header.StartsWith("Bearer ", StringComparison.Ordinal))
         {
@@ -504,7 +505,7 @@ internal sealed partial class RealtimeGateway(
             return value.StartsWith("Bearer ", StringComparison.Ordinal) ? value[7..] : value;
         }
 
-        return context.Cookies.TryGetValue("accessToken", out var cookie) ? cookie : null;
+        return context.Cookies.TryGetValue("accessToken", out var cookie) && Origins.AllowsCookie(options, context.Headers) ? cookie : null;
     }
 
     private string? ApiKey(ConnectContext context)

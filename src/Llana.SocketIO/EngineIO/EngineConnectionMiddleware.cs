@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace Llana.SocketIO.EngineIO;
@@ -14,7 +15,7 @@ namespace Llana.SocketIO.EngineIO;
 /// the connection's lifetime, which roughly halves its memory and lets frames go straight into the socket's
 /// send pipe. Every other connection, and every handshake the server would refuse, goes on to HTTP untouched.
 /// </summary>
-internal sealed class EngineConnectionMiddleware(EngineServer engine, string path, ConnectionDelegate next)
+internal sealed class EngineConnectionMiddleware(EngineServer engine, string path, Action<HttpContext>? forwarding, ConnectionDelegate next)
 {
     /// <summary>How long a connection may take to send its first request head before it is left to Kestrel's own timeouts.</summary>
     private static readonly TimeSpan HeadTimeout = TimeSpan.FromSeconds(10);
@@ -83,8 +84,26 @@ internal sealed class EngineConnectionMiddleware(EngineServer engine, string pat
             return;
         }
 
-        var remote = (connection.RemoteEndPoint as IPEndPoint)?.Address;
+        var remote = RemoteAddress(connection.RemoteEndPoint as IPEndPoint, head, secure);
         await engine.RunNewWebSocketSessionAsync(channel, new EngineHandshakeData(head, remote, secure, DateTimeOffset.UtcNow)).ConfigureAwait(false);
+    }
+
+    /// <summary>The peer's address, or the client a trusted proxy names (<see cref="SocketIOOptions.ConnectionHandshakeForwarding"/>).</summary>
+    private IPAddress? RemoteAddress(IPEndPoint? peer, RequestHead head, bool secure)
+    {
+        if (forwarding is null)
+        {
+            return peer?.Address;
+        }
+
+        // Only for the handshake: the parsed headers are dropped after it (the session re-parses them on demand).
+        var context = new DefaultHttpContext();
+        context.Features.Get<IHttpRequestFeature>()!.Headers = head.ParseHeaders();
+        context.Request.Scheme = secure ? "https" : "http";
+        context.Connection.RemoteIpAddress = peer?.Address;
+        context.Connection.RemotePort = peer?.Port ?? 0;
+        forwarding(context);
+        return context.Connection.RemoteIpAddress;
     }
 
     private bool IsOurPath(ReadOnlySpan<byte> requestPath) =>

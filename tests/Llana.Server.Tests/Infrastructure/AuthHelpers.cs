@@ -35,4 +35,21 @@ public static class AuthHelpers
     }
 
     public static long Now => DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
+    /// `NODE_ENV=production` with keys of its own (production refuses Llana's published ones), plus <paramref name="extra"/>.
+    public static Dictionary<string, string?> Production(params (string Name, string? Value)[] extra)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["NODE_ENV"] = "production",
+            ["JWT_KEY"] = "production-access-key-for-tests",
+            ["JWT_REFRESH_KEY"] = "production-refresh-key-for-tests",
+        };
+        foreach (var (name, value) in extra)
+        {
+            settings[name] = value;
+        }
+
+        return settings;
+    }
 }

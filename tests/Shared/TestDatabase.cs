@@ -39,30 +39,30 @@ public sealed class TestDatabase : IAsyncDisposable
                 var path = Path.Combine(Path.GetTempPath(), name + ".db");
                 return new TestDatabase(kind, "sqlite://" + path, name, null);
             case DatabaseKind.Postgres:
-            {
-                var admin = AdminUri("LLANA_TEST_POSTGRES_URI");
-                var adminCs = DatabaseUri.Parse(admin).ConnectionString;
-                await using (var c = new NpgsqlConnection(adminCs))
                 {
-                    await c.OpenAsync();
-                    await Exec(c, $"CREATE DATABASE \"{name}\"");
-                }
+                    var admin = AdminUri("LLANA_TEST_POSTGRES_URI");
+                    var adminCs = DatabaseUri.Parse(admin).ConnectionString;
+                    await using (var c = new NpgsqlConnection(adminCs))
+                    {
+                        await c.OpenAsync();
+                        await Exec(c, $"CREATE DATABASE \"{name}\"");
+                    }
 
-                return new TestDatabase(kind, ReplaceDatabase(admin, name), name, adminCs);
-            }
+                    return new TestDatabase(kind, ReplaceDatabase(admin, name), name, adminCs);
+                }
 
             case DatabaseKind.MySql:
-            {
-                var admin = AdminUri("LLANA_TEST_MYSQL_URI");
-                var adminCs = DatabaseUri.Parse(admin).ConnectionString;
-                await using (var c = new MySqlConnection(adminCs))
                 {
-                    await c.OpenAsync();
-                    await Exec(c, $"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci");
-                }
+                    var admin = AdminUri("LLANA_TEST_MYSQL_URI");
+                    var adminCs = DatabaseUri.Parse(admin).ConnectionString;
+                    await using (var c = new MySqlConnection(adminCs))
+                    {
+                        await c.OpenAsync();
+                        await Exec(c, $"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci");
+                    }
 
-                return new TestDatabase(kind, ReplaceDatabase(admin, name), name, adminCs);
-            }
+                    return new TestDatabase(kind, ReplaceDatabase(admin, name), name, adminCs);
+                }
 
             default:
                 throw new ArgumentOutOfRangeException(nameof(kind));

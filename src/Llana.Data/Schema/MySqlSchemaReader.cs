@@ -46,24 +46,24 @@ public sealed partial class MySqlSchemaReader : ISchemaReader
                 switch (set)
                 {
                     case 0:
-                    {
-                        var columnType = r.GetString(3);
-                        var (type, isInteger) = MapType(r.GetString(4), columnType);
-                        var extra = SchemaReaders.NullableString(r, 7) ?? "";
-                        columns.Add((
-                            r.GetString(0),
-                            r.GetString(1).Contains("VIEW", StringComparison.OrdinalIgnoreCase),
-                            new ColumnDraft(
-                                r.GetString(2),
-                                type,
-                                columnType,
-                                Nullable: r.GetString(5) == "YES",
-                                AutoIncrement: extra.Contains("auto_increment", StringComparison.OrdinalIgnoreCase),
-                                SchemaAssembler.NormalizeDefault(SchemaReaders.NullableString(r, 6)),
-                                type == ColumnType.Enum ? ParseEnum(columnType) : null,
-                                isInteger)));
-                        break;
-                    }
+                        {
+                            var columnType = r.GetString(3);
+                            var (type, isInteger) = MapType(r.GetString(4), columnType);
+                            var extra = SchemaReaders.NullableString(r, 7) ?? "";
+                            columns.Add((
+                                r.GetString(0),
+                                r.GetString(1).Contains("VIEW", StringComparison.OrdinalIgnoreCase),
+                                new ColumnDraft(
+                                    r.GetString(2),
+                                    type,
+                                    columnType,
+                                    Nullable: r.GetString(5) == "YES",
+                                    AutoIncrement: extra.Contains("auto_increment", StringComparison.OrdinalIgnoreCase),
+                                    SchemaAssembler.NormalizeDefault(SchemaReaders.NullableString(r, 6)),
+                                    type == ColumnType.Enum ? ParseEnum(columnType) : null,
+                                    isInteger)));
+                            break;
+                        }
 
                     case 1:
                         indexes.Add((r.GetString(0), r.GetString(1), SchemaReaders.NullableString(r, 2)));

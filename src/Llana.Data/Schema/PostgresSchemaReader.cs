@@ -59,45 +59,45 @@ public sealed class PostgresSchemaReader : ISchemaReader
                 switch (set)
                 {
                     case 0:
-                    {
-                        var dbType = r.GetString(3);
-                        var (type, isInteger) = MapType(r.GetString(4), r.GetString(5), r.GetString(6));
-                        var rawDefault = SchemaReaders.NullableString(r, 8);
-                        var identity = SchemaReaders.NullableString(r, 9) ?? "";
-                        var serial = rawDefault is not null && rawDefault.StartsWith("nextval(", StringComparison.OrdinalIgnoreCase);
-                        var enums = r.IsDBNull(10) ? null : (IReadOnlyList<string>)r.GetFieldValue<string[]>(10);
-                        assembler.AddColumn(
-                            r.GetString(0),
-                            r.GetString(1) is "v" or "m",
-                            new ColumnDraft(
-                                r.GetString(2),
-                                type,
-                                dbType,
-                                Nullable: !r.GetBoolean(7),
-                                AutoIncrement: serial || identity.Length > 0,
-                                // The sequence is reported through AutoIncrement, as MySQL reports auto_increment.
-                                serial ? null : SchemaAssembler.NormalizeDefault(rawDefault),
-                                type == ColumnType.Enum ? enums : null,
-                                isInteger));
-                        break;
-                    }
+                        {
+                            var dbType = r.GetString(3);
+                            var (type, isInteger) = MapType(r.GetString(4), r.GetString(5), r.GetString(6));
+                            var rawDefault = SchemaReaders.NullableString(r, 8);
+                            var identity = SchemaReaders.NullableString(r, 9) ?? "";
+                            var serial = rawDefault is not null && rawDefault.StartsWith("nextval(", StringComparison.OrdinalIgnoreCase);
+                            var enums = r.IsDBNull(10) ? null : (IReadOnlyList<string>)r.GetFieldValue<string[]>(10);
+                            assembler.AddColumn(
+                                r.GetString(0),
+                                r.GetString(1) is "v" or "m",
+                                new ColumnDraft(
+                                    r.GetString(2),
+                                    type,
+                                    dbType,
+                                    Nullable: !r.GetBoolean(7),
+                                    AutoIncrement: serial || identity.Length > 0,
+                                    // The sequence is reported through AutoIncrement, as MySQL reports auto_increment.
+                                    serial ? null : SchemaAssembler.NormalizeDefault(rawDefault),
+                                    type == ColumnType.Enum ? enums : null,
+                                    isInteger));
+                            break;
+                        }
 
                     case 1:
-                    {
-                        var columns = r.GetFieldValue<string[]>(2);
-                        // INCLUDE columns are part of indkey but not of the key.
-                        var keyCount = (int)Math.Min(SchemaReaders.Int(r, 3), columns.Length);
-                        if (r.GetBoolean(1))
                         {
-                            assembler.SetPrimaryKey(r.GetString(0), columns[..keyCount]);
-                        }
-                        else
-                        {
-                            assembler.AddUnique(r.GetString(0), columns[..keyCount]);
-                        }
+                            var columns = r.GetFieldValue<string[]>(2);
+                            // INCLUDE columns are part of indkey but not of the key.
+                            var keyCount = (int)Math.Min(SchemaReaders.Int(r, 3), columns.Length);
+                            if (r.GetBoolean(1))
+                            {
+                                assembler.SetPrimaryKey(r.GetString(0), columns[..keyCount]);
+                            }
+                            else
+                            {
+                                assembler.AddUnique(r.GetString(0), columns[..keyCount]);
+                            }
 
-                        break;
-                    }
+                            break;
+                        }
 
                     case 2:
                         // A table in another schema is not addressable: the column is still flagged, without a relation.

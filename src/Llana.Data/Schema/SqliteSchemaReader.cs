@@ -40,52 +40,52 @@ public sealed partial class SqliteSchemaReader : ISchemaReader
                 switch (set)
                 {
                     case 0:
-                    {
-                        var table = r.GetString(0);
-                        if (table != currentTable)
                         {
-                            currentTable = table;
-                            var createSql = SchemaReaders.NullableString(r, 2) ?? "";
-                            checkEnums = ParseCheckEnums(createSql);
-                            rowIdTable = r.GetString(1) == "table" && !WithoutRowId().IsMatch(createSql);
-                        }
-
-                        var name = r.GetString(3);
-                        var declared = SchemaReaders.NullableString(r, 4) ?? "";
-                        var pk = SchemaReaders.Int(r, 7);
-                        if (pk > 0)
-                        {
-                            if (!primaryKeys.TryGetValue(table, out var list))
+                            var table = r.GetString(0);
+                            if (table != currentTable)
                             {
-                                primaryKeys[table] = list = [];
+                                currentTable = table;
+                                var createSql = SchemaReaders.NullableString(r, 2) ?? "";
+                                checkEnums = ParseCheckEnums(createSql);
+                                rowIdTable = r.GetString(1) == "table" && !WithoutRowId().IsMatch(createSql);
                             }
 
-                            list.Add(pk, name);
-                        }
+                            var name = r.GetString(3);
+                            var declared = SchemaReaders.NullableString(r, 4) ?? "";
+                            var pk = SchemaReaders.Int(r, 7);
+                            if (pk > 0)
+                            {
+                                if (!primaryKeys.TryGetValue(table, out var list))
+                                {
+                                    primaryKeys[table] = list = [];
+                                }
 
-                        var (type, isInteger) = MapType(declared);
-                        IReadOnlyList<string>? enums = null;
-                        if (type is ColumnType.String or ColumnType.Unknown && checkEnums!.TryGetValue(name, out var values))
-                        {
-                            type = ColumnType.Enum;
-                            enums = values;
-                        }
+                                list.Add(pk, name);
+                            }
 
-                        columns.Add((
-                            table,
-                            r.GetString(1) == "view",
-                            new ColumnDraft(
-                                name,
-                                type,
-                                declared,
-                                Nullable: SchemaReaders.Int(r, 5) == 0 && pk == 0,
-                                AutoIncrement: false,
-                                SchemaAssembler.NormalizeDefault(SchemaReaders.NullableString(r, 6)),
-                                enums,
-                                isInteger),
-                            rowIdTable && pk == 1 && declared.Equals("INTEGER", StringComparison.OrdinalIgnoreCase)));
-                        break;
-                    }
+                            var (type, isInteger) = MapType(declared);
+                            IReadOnlyList<string>? enums = null;
+                            if (type is ColumnType.String or ColumnType.Unknown && checkEnums!.TryGetValue(name, out var values))
+                            {
+                                type = ColumnType.Enum;
+                                enums = values;
+                            }
+
+                            columns.Add((
+                                table,
+                                r.GetString(1) == "view",
+                                new ColumnDraft(
+                                    name,
+                                    type,
+                                    declared,
+                                    Nullable: SchemaReaders.Int(r, 5) == 0 && pk == 0,
+                                    AutoIncrement: false,
+                                    SchemaAssembler.NormalizeDefault(SchemaReaders.NullableString(r, 6)),
+                                    enums,
+                                    isInteger),
+                                rowIdTable && pk == 1 && declared.Equals("INTEGER", StringComparison.OrdinalIgnoreCase)));
+                            break;
+                        }
 
                     case 1:
                         indexes.Add((r.GetString(0), r.GetString(1), SchemaReaders.NullableString(r, 3)));

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
-using System.Net;
 using System.IO.Pipelines;
+using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Http;

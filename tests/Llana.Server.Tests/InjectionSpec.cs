@@ -134,6 +134,33 @@ public abstract class InjectionSpec(DemoFixture fixture)
         Assert.Equal(before, await SnapshotAsync(admin));
     }
 
+    /// HostileInputs.txt: raw requests (invalid UTF-8, odd shapes, huge values) on tables, auth and the Socket.IO
+    /// handshake. Adding a case is adding a line there.
+    [Fact]
+    public async Task Corpus_requests_answer_below_500_and_change_nothing()
+    {
+        using var admin = Server.Admin();
+        using var user = Server.User();
+        using var anon = Server.Client();
+        var before = await SnapshotAsync(admin);
+        var cases = File.ReadLines(Path.Combine(AppContext.BaseDirectory, "HostileInputs.txt"))
+            .Where(line => line.Length > 0 && line[0] != '#')
+            .Select(HostileRequest.Parse)
+            .ToList();
+        Assert.True(cases.Count > 50, "the corpus was not copied next to the tests");
+        foreach (var c in cases)
+        {
+            var http = c.Who switch { "admin" => admin, "user" => user, _ => anon };
+            using var request = await c.ToRequestAsync(anon);
+            using var response = await http.SendAsync(request);
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True((int)response.StatusCode < 500, $"{c.Line} answered {(int)response.StatusCode}: {text}");
+            Assert.False((int)response.StatusCode == 400 && text.Length == 0 && c.Method != "GET", $"{c.Line} answered 400 without a message");
+        }
+
+        Assert.Equal(before, await SnapshotAsync(admin));
+    }
+
     [Fact]
     public async Task Credentials_and_tokens_with_hostile_text_are_401()
     {

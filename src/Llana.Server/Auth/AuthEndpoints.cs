@@ -14,7 +14,17 @@ internal static class AuthEndpoints
     {
         app.MapPost("/auth/login", async (HttpContext c, AuthService auth, LoginThrottle throttle) =>
         {
-            var (username, password) = await CredentialsAsync(c.Request);
+            string? username, password;
+            try
+            {
+                (username, password) = await CredentialsAsync(c.Request);
+            }
+            catch (JsonBody.InvalidUtf8Exception e)
+            {
+                await HttpErrors.WriteFrameworkErrorAsync(c, 400, e.Message, "Bad Request");
+                return;
+            }
+
             await throttle.RunAsync(c, username, async () =>
             {
                 var (tokens, failure) = await auth.LoginAsync(username, password, c.RequestAborted);
@@ -119,7 +129,7 @@ internal static class AuthEndpoints
 
     private static Task Unauthorized(HttpContext c) => HttpErrors.WriteFrameworkErrorAsync(c, 401, "Unauthorized");
 
-    /// `{"username","password"}` as JSON or a form; anything else is no credentials.
+    /// `{"username","password"}` as JSON or a form; anything else is no credentials, except invalid UTF-8 (thrown).
     private static async Task<(string? Username, string? Password)> CredentialsAsync(HttpRequest request)
     {
         try
@@ -135,13 +145,13 @@ internal static class AuthEndpoints
                 return (null, null);
             }
 
-            using var document = await JsonDocument.ParseAsync(request.Body);
-            var root = document.RootElement;
+            using var document = await JsonBody.ParseAsync(request, default, request.HttpContext.RequestAborted);
+            var root = document?.RootElement ?? default;
             return root.ValueKind != JsonValueKind.Object
                 ? (null, null)
                 : (String(root, "username"), String(root, "password"));
         }
-        catch (Exception e) when (e is JsonException or InvalidDataException or BadHttpRequestException)
+        catch (Exception e) when (e is JsonException and not JsonBody.InvalidUtf8Exception or InvalidDataException or BadHttpRequestException)
         {
             return (null, null);
         }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Llana.Core.Auth;
 using Llana.Core.Options;
+using Llana.Server.Http;
 using Microsoft.Extensions.Primitives;
 
 namespace Llana.Server.Auth;
@@ -90,8 +91,8 @@ internal static class HttpAuthentication
         request.EnableBuffering();
         try
         {
-            using var document = await JsonDocument.ParseAsync(request.Body, default, context.RequestAborted);
-            return document.RootElement.ValueKind == JsonValueKind.Object
+            using var document = await JsonBody.ParseAsync(request, default, context.RequestAborted);
+            return document is not null && document.RootElement.ValueKind == JsonValueKind.Object
                 && document.RootElement.TryGetProperty(name, out var key) && key.ValueKind == JsonValueKind.String
                 ? key.GetString()
                 : null;

@@ -63,10 +63,7 @@ internal static class TableEndpoints
         JsonDocument? document = null;
         try
         {
-            if (c.Request.ContentLength != 0)
-            {
-                document = await JsonDocument.ParseAsync(c.Request.Body, BodyOptions, c.RequestAborted);
-            }
+            document = await JsonBody.ParseAsync(c.Request, BodyOptions, c.RequestAborted);
 
             if (apiKeyProperty is not null && document?.RootElement is { ValueKind: JsonValueKind.Object } root && root.TryGetProperty(apiKeyProperty, out _))
             {
@@ -77,9 +74,10 @@ internal static class TableEndpoints
                 document = JsonDocument.Parse(stripped);
             }
         }
-        catch (JsonException)
+        catch (JsonException e)
         {
-            await HttpErrors.WriteErrorAsync(c, new TableError(400, "Body is not valid JSON", Json: json));
+            var message = e is JsonBody.InvalidUtf8Exception ? e.Message : "Body is not valid JSON";
+            await HttpErrors.WriteErrorAsync(c, new TableError(400, message, Json: json));
             return;
         }
 

@@ -100,11 +100,13 @@ public abstract class RealtimeSpec(DemoFixture fixture)
     [InlineData("Customer", "expired", "Access token expired")]
     [InlineData("Nope", "token", "Error processing schema for Nope")]
     [InlineData("Employee,Customer", null, "Missing authorization token. Use either <Bearer> token header or accessToken cookie")]
+    [InlineData("Customer", "unknown user", "Role not found")]
     public async Task A_refused_handshake_gets_the_original_text(string? tables, string? credential, string message)
     {
         var token = credential switch
         {
             "token" => AdminToken,
+            "unknown user" => Server.Token(999_999),
             "expired" => AuthHelpers.Craft("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", $"{{\"sub\":1,\"exp\":{AuthHelpers.Now - 60}}}", AuthHelpers.DefaultJwtKey),
             _ => credential,
         };
@@ -138,6 +140,22 @@ public abstract class RealtimeSpec(DemoFixture fixture)
         {
             Assert.Equal("Forbidden", await s.ConnectErrorAsync());
         }
+    }
+
+    [Fact]
+    public async Task A_deleted_users_token_no_longer_opens_a_socket()
+    {
+        using var admin = Server.Admin();
+        var id = await CreateUserAsync("USER");
+        var token = Server.Token(id);
+        await using (var before = await ConnectAsync(new { auth = Auth("Customer", token), reconnection = false }))
+        {
+            // Connected: the token is good while the user exists.
+        }
+
+        Assert.Equal(200, (await admin.Delete($"/User/{id}")).Status);
+        await using var after = NodeSubscriber.Start(Server.Address, new { auth = Auth("Customer", token), reconnection = false });
+        Assert.Equal("Role not found", await after.ConnectErrorAsync());
     }
 
     [Fact]

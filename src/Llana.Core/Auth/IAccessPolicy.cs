@@ -51,6 +51,10 @@ public interface IAccessPolicy
     /// <paramref name="row"/> (column → value) is the row being written or deleted, when there is one, so an
     /// own-records rule can be checked in memory.
     ValueTask<AccessDecision> DecideAsync(Caller caller, TableSchema table, AccessLevel level, Func<string, object?>? row, CancellationToken ct);
+
+    /// Why a caller with a valid credential may use nothing at all (its user was deleted, or has no role), or null.
+    /// A long-lived connection asks once, up front, what each HTTP request learns from <see cref="DecideAsync"/>.
+    ValueTask<string?> RefusalAsync(Caller caller, CancellationToken ct) => ValueTask.FromResult<string?>(null);
 }
 
 /// The outcome: allowed or the denial text (401); when allowed, an optional own-records restriction

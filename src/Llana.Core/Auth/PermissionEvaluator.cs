@@ -27,6 +27,8 @@ public sealed partial class PermissionEvaluator : IAccessPolicy, IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger<PermissionEvaluator> _logger;
     private readonly IDisposable _subscription;
+    private const string RoleNotFound = "Role not found";
+
     private readonly SemaphoreSlim _loading = new(1, 1);
     private readonly ConcurrentDictionary<string, CachedRole> _roles = new(StringComparer.Ordinal);
     private volatile Snapshot? _rules;
@@ -67,13 +69,24 @@ public sealed partial class PermissionEvaluator : IAccessPolicy, IDisposable
         return decision.Allowed && (decision.Owner is null || publicDecision is null) ? decision : publicDecision ?? decision;
     }
 
+    public async ValueTask<string?> RefusalAsync(Caller caller, CancellationToken ct)
+    {
+        if (caller.IsInternal || caller.UserId is not { } userId)
+        {
+            return null;
+        }
+
+        var role = caller.Role is { } known ? known.Name : await RoleAsync(userId, ct);
+        return role is null ? RoleNotFound : null;
+    }
+
     /// The role rules alone (spec §7.3), for a user whose role is known.
     internal static AccessDecision Evaluate(
         AccessRules rules, string? role, string userId, TableSchema table, AccessLevel level, Func<string, object?>? row, PublicRule? publicRule)
     {
         if (role is null)
         {
-            return AccessDecision.Deny("Role not found");
+            return AccessDecision.Deny(RoleNotFound);
         }
 
         if (rules.Custom(table.Table, role) is { } custom)

@@ -104,6 +104,13 @@ internal sealed partial class RealtimeGateway(
 
         var token = AccessToken(context);
         var caller = await authenticator.AuthenticateAsync(token, ApiKey(context), CancellationToken.None);
+        if (caller.Authenticated && await policy.RefusalAsync(caller, CancellationToken.None) is { } refusal)
+        {
+            // A valid token of a deleted user (or one without a role) is refused, as HTTP refuses it.
+            context.Reject(refusal);
+            return;
+        }
+
         if (!caller.Authenticated)
         {
             // Without a valid credential a socket may only subscribe to tables that are public for READ.

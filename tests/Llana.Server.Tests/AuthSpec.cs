@@ -299,6 +299,95 @@ public abstract class AuthSpec(DemoFixture fixture)
         Assert.Equal(401, (await http.Post("/Customer/", new Dictionary<string, object> { ["x-api-key"] = "nope", ["companyName"] = "X", ["userId"] = 1 })).Status);
     }
 
+    private async Task<string> StoredPasswordAsync(long id) =>
+        (string)(await fixture.Database.ScalarAsync(Quote($"SELECT {{password}} FROM {{User}} WHERE {{id}} = {id}")))!;
+
+    [Fact]
+    public async Task The_password_hash_is_never_returned()
+    {
+        using var admin = Server.Admin();
+        using var user = Server.User();
+        var reads = new (HttpClient Http, string Url)[]
+        {
+            (admin, "/User/"), (admin, "/User/1"), (admin, "/User/1?fields=id,password"), (user, "/User/2"), (admin, "/auth/profile"),
+            (user, "/auth/profile"), (admin, "/UserApiKey/?relations=User"), (admin, "/Customer/?relations=User&limit=3"),
+            (admin, "/Customer/1?relations=User"), (admin, "/auth/profile?relations=UserApiKey"),
+        };
+        foreach (var (http, url) in reads)
+        {
+            var r = await http.Get(url);
+            Assert.True(r.Status == 200, $"{url}: {r.Status} {r.Text}");
+            Assert.DoesNotContain("\"password\"", r.Text, StringComparison.Ordinal);
+            Assert.DoesNotContain("$2", r.Text, StringComparison.Ordinal);
+        }
+
+        // Nor can it be probed through filters or sorting.
+        var probe = await admin.Get("/User/?password[like]=$2%");
+        Assert.Equal(400, probe.Status);
+        Assert.Contains("Column password is write-only", probe.Text, StringComparison.Ordinal);
+        Assert.Equal(400, (await admin.Get("/User/?sort=password.asc")).Status);
+    }
+
+    [Fact]
+    public async Task Api_keys_are_visible_to_their_owner_and_admins_only()
+    {
+        // A default rule that lets users read every table, and no rule naming the key table.
+        using var admin = Server.Admin();
+        using var user = Server.User();
+        var rules = await admin.Get($"/_llana_role/?table={Uri.EscapeDataString(AuthKeyTable)}&role=USER");
+        var ids = rules.Json.GetProperty("data").EnumerateArray().Select(r => r.GetProperty("id").GetInt64()).ToList();
+        foreach (var id in ids)
+        {
+            Assert.Equal(200, (await admin.Delete($"/_llana_role/{id}")).Status);
+        }
+
+        try
+        {
+            var keys = await user.Get("/UserApiKey/");
+            Assert.Equal(200, keys.Status);
+            Assert.All(keys.Json.GetProperty("data").EnumerateArray(), k => Assert.Equal(2, k.GetProperty("userId").GetInt64()));
+            Assert.DoesNotContain(AdminApiKey, keys.Text, StringComparison.Ordinal);
+            Assert.Contains(AdminApiKey, (await admin.Get("/UserApiKey/")).Text, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Assert.Equal(201, (await admin.Post("/_llana_role/", new { custom = true, table = AuthKeyTable, identity_column = "userId", role = "USER", records = "NONE", own_records = "WRITE" })).Status);
+        }
+    }
+
+    private const string AuthKeyTable = "UserApiKey";
+
+    [Fact]
+    public async Task System_tables_are_for_admins_unless_a_rule_names_them()
+    {
+        using var admin = Server.Admin();
+        using var user = Server.User();
+        foreach (var url in new[] { "/_llana_role/", "/_llana_public_tables/", "/_llana_webhook/", "/_llana_webhook_log/", "/webhook/" })
+        {
+            var denied = await user.Get(url);
+            Assert.True(denied.Status == 401, $"{url}: {denied.Status} {denied.Text}");
+            Assert.Equal(200, (await admin.Get(url)).Status);
+        }
+
+        Assert.Equal(401, (await user.Post("/_llana_role/", new { custom = false, role = "USER", records = "DELETE" })).Status);
+
+        // A rule that names the table opens it, here to a user's own webhooks.
+        var rule = await admin.Post("/_llana_role/", new { custom = true, table = "_llana_webhook", identity_column = "user_identifier", role = "USER", records = "NONE", own_records = "DELETE" });
+        Assert.Equal(201, rule.Status);
+        try
+        {
+            var mine = await user.Post("/webhook/", new { url = "https://example.com/hook", table = "Customer", user_identifier = "2" });
+            Assert.True(mine.Status == 201, mine.Text);
+            Assert.Equal(200, (await user.Get("/webhook/")).Status);
+            Assert.Equal(200, (await user.Delete($"/webhook/{mine.Json.GetProperty("id").GetInt64()}")).Status);
+            Assert.Equal(401, (await user.Get("/_llana_role/")).Status);
+        }
+        finally
+        {
+            Assert.Equal(200, (await admin.Delete($"/_llana_role/{rule.Json.GetProperty("id").GetInt64()}")).Status);
+        }
+    }
+
     [Fact]
     public async Task Writes_to_the_user_table_hash_the_password_and_login_verifies_it()
     {
@@ -306,7 +395,8 @@ public abstract class AuthSpec(DemoFixture fixture)
         var email = Unique("pw") + "@test.com";
         var created = await admin.Post("/User/", new { email, password = "s3cret!", role = "USER" });
         Assert.Equal(201, created.Status);
-        var hash = created.Json.GetProperty("password").GetString()!;
+        Assert.False(created.Json.TryGetProperty("password", out _));
+        var hash = await StoredPasswordAsync(created.Json.GetProperty("id").GetInt64());
         Assert.StartsWith("$2b$10$", hash);
         Assert.True(BCrypt.Net.BCrypt.Verify("s3cret!", hash));
         using var http = Server.Client();
@@ -316,7 +406,8 @@ public abstract class AuthSpec(DemoFixture fixture)
         var id = created.Json.GetProperty("id").GetInt64();
         var updated = await admin.Put($"/User/{id}", new { password = "n3w-pass" });
         Assert.Equal(200, updated.Status);
-        Assert.StartsWith("$2b$", updated.Json.GetProperty("password").GetString());
+        Assert.False(updated.Json.TryGetProperty("password", out _));
+        Assert.StartsWith("$2b$", await StoredPasswordAsync(id));
         Assert.Equal(200, (await Login(http, email, "n3w-pass")).Status);
         AssertUnauthorizedJson(await Login(http, email, "s3cret!"));
     }
@@ -339,7 +430,7 @@ public abstract class AuthSpec(DemoFixture fixture)
         var email = Unique(scheme.ToLowerInvariant()) + "@test.com";
         var created = await admin.Post("/User/", new { email, password = "pässword", role = "USER" });
         Assert.Equal(201, created.Status);
-        var hash = created.Json.GetProperty("password").GetString()!;
+        var hash = await StoredPasswordAsync(created.Json.GetProperty("id").GetInt64());
         var data = Encoding.UTF8.GetBytes("pässword");
         var key = Encoding.UTF8.GetBytes("pepper");
         switch (scheme)

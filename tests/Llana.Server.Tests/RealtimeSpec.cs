@@ -312,6 +312,17 @@ public abstract class RealtimeSpec(DemoFixture fixture)
     }
 
     [Fact]
+    public async Task Rows_of_the_user_table_never_carry_the_password_hash()
+    {
+        await using var admin = await ConnectAsync(new { auth = Auth("User", AdminToken, rows: true) });
+        var id = await CreateUserAsync("USER");
+        var row = (await admin.EventAsync("User")).GetProperty("row");
+        Assert.Equal(id, row.GetProperty("id").GetInt64());
+        Assert.True(row.TryGetProperty("email", out _));
+        Assert.False(row.TryGetProperty("password", out _));
+    }
+
+    [Fact]
     public async Task Client_messages_are_refused_without_harm()
     {
         await using var s = await ConnectAsync(new { auth = Auth("Customer", AdminToken) });

@@ -61,6 +61,9 @@ public interface IAccessPolicy
 /// (owner column must equal the caller) and an optional allowed-fields list (null = all fields).
 public sealed record AccessDecision(bool Allowed, string? Denial, OwnerRestriction? Owner, IReadOnlySet<string>? AllowedFields)
 {
+    /// Whether a read returns <paramref name="column"/>: never a write-only column, else as the allowed fields say.
+    public bool Shows(ColumnSchema column) => !column.WriteOnly && AllowedFields?.Contains(column.Field) != false;
+
     public static readonly AccessDecision AllowAll = new(true, null, null, null);
 
     public static AccessDecision Deny(string message) => new(false, message, null, null);

@@ -63,7 +63,7 @@ public sealed partial class PermissionEvaluator : IAccessPolicy, IDisposable
         }
 
         var role = caller.Role is { } known ? known.Name : await RoleAsync(caller.UserId, ct);
-        var decision = Evaluate(rules, role, caller.UserId, table, level, row, publicRule);
+        var decision = Evaluate(rules, role, caller.UserId, table, level, row, publicRule, _options.Auth);
 
         // Public wins over a denial, and over an own-records restriction (anyone may see or do that much anyway).
         return decision.Allowed && (decision.Owner is null || publicDecision is null) ? decision : publicDecision ?? decision;
@@ -82,7 +82,8 @@ public sealed partial class PermissionEvaluator : IAccessPolicy, IDisposable
 
     /// The role rules alone (spec §7.3), for a user whose role is known.
     internal static AccessDecision Evaluate(
-        AccessRules rules, string? role, string userId, TableSchema table, AccessLevel level, Func<string, object?>? row, PublicRule? publicRule)
+        AccessRules rules, string? role, string userId, TableSchema table, AccessLevel level, Func<string, object?>? row, PublicRule? publicRule,
+        AuthOptions auth)
     {
         if (role is null)
         {
@@ -101,26 +102,52 @@ public sealed partial class PermissionEvaluator : IAccessPolicy, IDisposable
                 return Denied(role, level);
             }
 
-            var columnName = custom.IdentityColumn ?? table.PrimaryKey;
-            if (columnName is null || table.Column(columnName) is not { } column)
+            return OwnRecords(role, userId, table, level, row, custom.IdentityColumn, custom.AllowedFields ?? publicRule?.AllowedFields);
+        }
+
+        if (rules.Default(role, level) is not { } rule)
+        {
+            return Denied(role, level);
+        }
+
+        // A rule for all tables is written for the application's tables. Unless it makes the role an admin (it may
+        // delete every record), it does not reach Llana's own tables nor other users' API keys: those need a rule
+        // that names them.
+        if (rules.Default(role, AccessLevel.Delete) is null)
+        {
+            if (table.Table.StartsWith(SystemTableNames.Prefix, StringComparison.Ordinal))
             {
-                // Dotted identity columns and missing columns cannot be enforced: refuse rather than guess.
                 return Denied(role, level);
             }
 
-            var owner = new OwnerRestriction(column, userId);
-            if (row is not null && !owner.Matches(row))
+            if (table.Table == auth.ApiKeyTable)
             {
-                return AccessDecision.Deny(
-                    $"Identity Mismatch - You can only add {table.Table} records with your own {column.Field} ({userId}) but you are trying to add {RowChange.Format(row(column.Field))}");
+                return OwnRecords(role, userId, table, level, row, auth.ApiKeyTableIdentityColumn ?? "userId", rule.AllowedFields ?? publicRule?.AllowedFields);
             }
-
-            return new AccessDecision(true, null, owner, custom.AllowedFields ?? publicRule?.AllowedFields);
         }
 
-        return rules.Default(role, level) is { } rule
-            ? new AccessDecision(true, null, null, rule.AllowedFields ?? publicRule?.AllowedFields)
-            : Denied(role, level);
+        return new AccessDecision(true, null, null, rule.AllowedFields ?? publicRule?.AllowedFields);
+    }
+
+    /// Allowed on the caller's own rows only: those whose <paramref name="identityColumn"/> (default: the key) is the user.
+    private static AccessDecision OwnRecords(
+        string role, string userId, TableSchema table, AccessLevel level, Func<string, object?>? row, string? identityColumn, IReadOnlySet<string>? allowedFields)
+    {
+        var columnName = identityColumn ?? table.PrimaryKey;
+        if (columnName is null || table.Column(columnName) is not { } column)
+        {
+            // Dotted identity columns and missing columns cannot be enforced: refuse rather than guess.
+            return Denied(role, level);
+        }
+
+        var owner = new OwnerRestriction(column, userId);
+        if (row is not null && !owner.Matches(row))
+        {
+            return AccessDecision.Deny(
+                $"Identity Mismatch - You can only add {table.Table} records with your own {column.Field} ({userId}) but you are trying to add {RowChange.Format(row(column.Field))}");
+        }
+
+        return new AccessDecision(true, null, owner, allowedFields);
     }
 
     private static AccessDecision Denied(string role, AccessLevel level) =>

@@ -192,6 +192,11 @@ public static class QueryParser
         }
 
         var column = table.Column(name) ?? throw Bad($"Column {key} not found in schema");
+        if (column.WriteOnly)
+        {
+            throw Bad($"Column {name} is write-only");
+        }
+
         object? typed = op switch
         {
             FilterOperator.Null or FilterOperator.NotNull => null,
@@ -238,6 +243,11 @@ public static class QueryParser
                 }
 
                 var column = table.Column(name) ?? throw Bad($"Column {name} not found in schema");
+                if (column.WriteOnly)
+                {
+                    throw Bad($"Column {name} is write-only");
+                }
+
                 sort.Add(new SortItem(column, direction == "desc"));
             }
         }

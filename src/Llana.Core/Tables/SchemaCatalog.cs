@@ -22,8 +22,14 @@ public sealed partial class SchemaCatalog(Database database, LlanaOptions option
     public async Task LoadAsync(CancellationToken ct)
     {
         var tables = await database.ReadSchemaAsync(ct);
-        _snapshot = new Snapshot(tables.ToDictionary(t => t.Table, StringComparer.Ordinal), DateTime.UtcNow);
+        _snapshot = new Snapshot(tables.Select(MarkWriteOnly).ToDictionary(t => t.Table, StringComparer.Ordinal), DateTime.UtcNow);
     }
+
+    /// The password column is write-only everywhere (responses, relations, realtime rows, profile), whatever the rules.
+    private TableSchema MarkWriteOnly(TableSchema table) =>
+        table.Table == options.Auth.UserTable && table.Columns.Any(c => c.Field == options.Auth.PasswordField)
+            ? table with { Columns = table.Columns.Select(c => c.Field == options.Auth.PasswordField ? c with { WriteOnly = true } : c).ToList() }
+            : table;
 
     /// The table named in a URL (`webhook` is Llana's alias for `_llana_webhook`), or null.
     public async ValueTask<TableSchema?> FindAsync(string name, CancellationToken ct)

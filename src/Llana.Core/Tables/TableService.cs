@@ -359,7 +359,7 @@ public sealed partial class TableService(
     private async Task<RowProjection> ProjectAsync(TableSchema table, ParsedQuery query, AccessDecision decision, Caller caller, CancellationToken ct)
     {
         var requested = query.Fields ?? (IReadOnlyList<ColumnSchema>)table.Columns;
-        var visible = requested.Where(c => decision.AllowedFields?.Contains(c.Field) != false).ToList();
+        var visible = requested.Where(decision.Shows).ToList();
         var relations = new List<RelationData>();
         var joinColumns = new List<ColumnSchema>();
         foreach (var r in query.Relations)
@@ -374,7 +374,7 @@ public sealed partial class TableService(
             joinColumns.Add(parentColumn);
             var targetDecision = await access.DecideAsync(caller, r.Target, AccessLevel.Read, null, ct);
             var childColumns = (r.Columns ?? (IReadOnlyList<ColumnSchema>)r.Target.Columns)
-                .Where(c => targetDecision.AllowedFields?.Contains(c.Field) != false && AllowedThroughParent(decision, r.Name, c))
+                .Where(c => targetDecision.Shows(c) && AllowedThroughParent(decision, r.Name, c))
                 .ToList();
             var childKey = r.Target.Column(r.Relation.Column)!;
             var childProjection = RowProjection.Create(childColumns, [childKey], []);
@@ -495,7 +495,7 @@ public sealed partial class TableService(
         options.SoftDeleteColumn is { } name ? table.Column(name) : null;
 
     private static RowProjection FullRow(TableSchema table, AccessDecision decision) =>
-        RowProjection.Create(table.Columns.Where(c => decision.AllowedFields?.Contains(c.Field) != false).ToList(), [], []);
+        RowProjection.Create(table.Columns.Where(decision.Shows).ToList(), [], []);
 
     private static List<(ColumnSchema Column, object? Value)> BodyValues(TableSchema table, JsonElement item, out TableError? error)
     {

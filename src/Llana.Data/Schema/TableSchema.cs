@@ -30,6 +30,9 @@ public sealed record ColumnSchema(
 
     /// True for integer columns (as opposed to decimal/float), so ids and filters parse as integers.
     public bool IsInteger { get; init; }
+
+    /// Written but never read back, filtered or sorted on: the users' password hashes.
+    public bool WriteOnly { get; init; }
 }
 
 /// A relation seen from <see cref="OrgTable"/>: `Table.Column = OrgTable.OrgColumn`.
@@ -42,16 +45,26 @@ public sealed record TableSchema(
     string? PrimaryKey,
     IReadOnlyList<RelationSchema> Relations)
 {
-    private readonly Dictionary<string, ColumnSchema> _byName =
-        Columns.ToDictionary(c => c.Field, StringComparer.Ordinal);
+    // Lookups built on first use (a benign race builds the same map twice); the copy constructor drops them, so a
+    // copy made with `with { Columns = ... }` indexes its own columns, not the original's.
+    private Dictionary<string, ColumnSchema>? _byName;
+    private Dictionary<string, int>? _ordinals;
 
-    private readonly Dictionary<string, int> _ordinals =
-        Columns.Select((c, i) => (c.Field, i)).ToDictionary(x => x.Field, x => x.i, StringComparer.Ordinal);
+    private TableSchema(TableSchema original)
+    {
+        Table = original.Table;
+        Columns = original.Columns;
+        PrimaryKey = original.PrimaryKey;
+        Relations = original.Relations;
+        IsView = original.IsView;
+    }
 
-    public ColumnSchema? Column(string name) => _byName.GetValueOrDefault(name);
+    public ColumnSchema? Column(string name) =>
+        (_byName ??= Columns.ToDictionary(c => c.Field, StringComparer.Ordinal)).GetValueOrDefault(name);
 
     /// The position of a column in <see cref="Columns"/> (and so in a full row), or -1.
-    public int IndexOf(string name) => _ordinals.GetValueOrDefault(name, -1);
+    public int IndexOf(string name) =>
+        (_ordinals ??= Columns.Select((c, i) => (c.Field, i)).ToDictionary(x => x.Field, x => x.i, StringComparer.Ordinal)).GetValueOrDefault(name, -1);
 
     public ColumnSchema? PrimaryKeyColumn => PrimaryKey is null ? null : Column(PrimaryKey);
 

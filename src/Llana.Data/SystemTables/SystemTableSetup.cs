@@ -6,6 +6,9 @@ namespace Llana.Data.SystemTables;
 
 public static class SystemTableNames
 {
+    /// Every table whose name starts with this is Llana's own (admin-only unless a rule names it).
+    public const string Prefix = "_llana_";
+
     public const string PublicTables = "_llana_public_tables";
     public const string Role = "_llana_role";
     public const string Webhook = "_llana_webhook";

@@ -474,10 +474,10 @@ internal sealed partial class RealtimeGateway(
                 w.WriteStartObject("row");
                 for (var i = 0; i < change.Table.Columns.Count; i++)
                 {
-                    var column = change.Table.Columns[i].Field;
-                    if (fields?.Contains(column) != false)
+                    var column = change.Table.Columns[i];
+                    if (!column.WriteOnly && fields?.Contains(column.Field) != false)
                     {
-                        w.WritePropertyName(column);
+                        w.WritePropertyName(column.Field);
                         JsonValues.Write(w, change.Row[i]);
                     }
                 }

@@ -23,9 +23,8 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
     }
 
     /// Total matching rows and one page of them, in one round trip.
-    public async Task<(long Total, List<object?[]> Rows)> SelectPageAsync(SelectQuery q, CancellationToken ct)
+    public Task<(long Total, List<object?[]> Rows)> SelectPageAsync(SelectQuery q, CancellationToken ct) => RunAsync(async connection =>
     {
-        await using var connection = await Source.OpenConnectionAsync(ct);
         await using var command = connection.CreateCommand();
         var sql = new SqlBuilder(Dialect, command);
         sql.Append("SELECT COUNT(*) FROM ").Identifier(q.Table.Table).Where(q.Filters).Append("; ");
@@ -38,25 +37,23 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
         var total = Convert.ToInt64(reader.GetValue(0), System.Globalization.CultureInfo.InvariantCulture);
         await reader.NextResultAsync(ct);
         return (total, await ReadRowsAsync(reader, q.Columns, ct));
-    }
+    }, ct);
 
     /// Rows matching <paramref name="filters"/> (no paging): get-one and relation fetches.
-    public async Task<List<object?[]>> SelectAsync(
-        TableSchema table, IReadOnlyList<ColumnSchema> columns, IReadOnlyList<Filter> filters, IReadOnlyList<SortItem> sort, CancellationToken ct)
+    public Task<List<object?[]>> SelectAsync(
+        TableSchema table, IReadOnlyList<ColumnSchema> columns, IReadOnlyList<Filter> filters, IReadOnlyList<SortItem> sort, CancellationToken ct) => RunAsync(async connection =>
     {
-        await using var connection = await Source.OpenConnectionAsync(ct);
         await using var command = connection.CreateCommand();
         var sql = new SqlBuilder(Dialect, command);
         AppendSelect(sql, table, columns, filters, sort);
         sql.Finish();
         await using var reader = await command.ExecuteReaderAsync(ct);
         return await ReadRowsAsync(reader, columns, ct);
-    }
+    }, ct);
 
     /// Inserts one row and returns it as stored (defaults and generated key filled).
-    public async Task<object?[]> InsertAsync(TableSchema table, IReadOnlyList<(ColumnSchema Column, object? Value)> values, CancellationToken ct)
+    public Task<object?[]> InsertAsync(TableSchema table, IReadOnlyList<(ColumnSchema Column, object? Value)> values, CancellationToken ct) => RunAsync(async connection =>
     {
-        await using var connection = await Source.OpenConnectionAsync(ct);
         await using var command = connection.CreateCommand();
         var sql = new SqlBuilder(Dialect, command);
         sql.Append("INSERT INTO ").Identifier(table.Table);
@@ -116,14 +113,13 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
 
             return (await ReadRowsAsync(reader, table.Columns, ct))[0];
         }
-    }
+    }, ct);
 
     /// Updates the rows matching <paramref name="where"/> (a primary-key condition, plus any access filter) and
     /// returns the row after the write, or null when nothing matched.
-    public async Task<object?[]?> UpdateAsync(
-        TableSchema table, IReadOnlyList<Filter> where, IReadOnlyList<(ColumnSchema Column, object? Value)> values, CancellationToken ct)
+    public Task<object?[]?> UpdateAsync(
+        TableSchema table, IReadOnlyList<Filter> where, IReadOnlyList<(ColumnSchema Column, object? Value)> values, CancellationToken ct) => RunAsync(async connection =>
     {
-        await using var connection = await Source.OpenConnectionAsync(ct);
         await using var transaction = Dialect.SupportsReturning ? null : await connection.BeginTransactionAsync(ct);
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
@@ -153,12 +149,11 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
         var row = await SelectInTransactionAsync(connection, transaction!, table, [keyFilter], ct);
         await transaction!.CommitAsync(ct);
         return row;
-    }
+    }, ct);
 
     /// Deletes the rows matching <paramref name="where"/> and returns the row as it was, or null when nothing matched.
-    public async Task<object?[]?> DeleteAsync(TableSchema table, IReadOnlyList<Filter> where, CancellationToken ct)
+    public Task<object?[]?> DeleteAsync(TableSchema table, IReadOnlyList<Filter> where, CancellationToken ct) => RunAsync(async connection =>
     {
-        await using var connection = await Source.OpenConnectionAsync(ct);
         await using var transaction = Dialect.SupportsReturning ? null : await connection.BeginTransactionAsync(ct);
         object?[]? before = null;
         if (transaction is not null)
@@ -183,7 +178,7 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
         await command.ExecuteNonQueryAsync(ct);
         await transaction!.CommitAsync(ct);
         return before;
-    }
+    }, ct);
 
     private async Task<object?[]?> ReturningAsync(SqlBuilder sql, DbCommand command, TableSchema table, CancellationToken ct)
     {
@@ -208,6 +203,22 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
         sql.Finish();
         await using var reader = await command.ExecuteReaderAsync(ct);
         return (await ReadRowsAsync(reader, table.Columns, ct)).FirstOrDefault();
+    }
+
+    /// Runs <paramref name="body"/> on a pooled connection. When a statement fails the dialect resets what the
+    /// driver remembers about the connection (PostgreSQL: its prepared statements) before it returns to the pool.
+    private async Task<T> RunAsync<T>(Func<DbConnection, Task<T>> body, CancellationToken ct)
+    {
+        await using var connection = await Source.OpenConnectionAsync(ct);
+        try
+        {
+            return await body(connection);
+        }
+        catch (Exception e) when (e is DbException or OperationCanceledException)
+        {
+            Dialect.AfterFailedCommand(connection);
+            throw;
+        }
     }
 
     private static void AppendSelect(SqlBuilder sql, TableSchema table, IReadOnlyList<ColumnSchema> columns, IReadOnlyList<Filter> filters, IReadOnlyList<SortItem> sort) =>

@@ -16,6 +16,25 @@ internal sealed class PostgresDialect : SqlDialect
 
     public override DbDataSource CreateDataSource(string connectionString) => NpgsqlDataSource.Create(connectionString);
 
+    /// Npgsql's automatic preparation can lose track of a statement whose execution failed while it was being
+    /// prepared (npgsql/npgsql#6391: the next run of the same SQL reads "unexpected backend message DataRow",
+    /// after the server executed it). Forgetting the connection's prepared statements after any failure keeps
+    /// the pool healthy; they are prepared again on later use.
+    public override void AfterFailedCommand(DbConnection connection)
+    {
+        if (connection is NpgsqlConnection { State: System.Data.ConnectionState.Open } npgsql)
+        {
+            try
+            {
+                npgsql.UnprepareAll();
+            }
+            catch (Exception e) when (e is NpgsqlException or InvalidOperationException)
+            {
+                // A connection that cannot even do this is broken, and Npgsql does not return broken ones to the pool.
+            }
+        }
+    }
+
     // Enum and json columns reject text parameters without a cast.
     public override string ParameterSql(ColumnSchema column, string name) => column.Type switch
     {

@@ -17,6 +17,11 @@ public abstract class SqlDialect
 
     public abstract ISchemaReader SchemaReader { get; }
 
+    /// Called when a statement failed on <paramref name="connection"/>, before it returns to the pool.
+    public virtual void AfterFailedCommand(DbConnection connection)
+    {
+    }
+
     public virtual string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
     /// SQL for a parameter bound to <paramref name="column"/> (dialects add casts where the database needs them).

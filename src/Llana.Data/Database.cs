@@ -16,6 +16,8 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
 
     public DbDataSource Source { get; } = SqlDialect.For(uri.Kind).CreateDataSource(uri.ConnectionString);
 
+    private readonly SemaphoreSlim? _oneWriter = uri.Kind == DatabaseKind.Sqlite ? new SemaphoreSlim(1, 1) : null;
+
     public async Task<IReadOnlyList<TableSchema>> ReadSchemaAsync(CancellationToken ct)
     {
         await using var connection = await Source.OpenConnectionAsync(ct);
@@ -52,7 +54,7 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
     }, ct);
 
     /// Inserts one row and returns it as stored (defaults and generated key filled).
-    public Task<object?[]> InsertAsync(TableSchema table, IReadOnlyList<(ColumnSchema Column, object? Value)> values, CancellationToken ct) => RunAsync(async connection =>
+    public Task<object?[]> InsertAsync(TableSchema table, IReadOnlyList<(ColumnSchema Column, object? Value)> values, CancellationToken ct) => WriteAsync(async connection =>
     {
         await using var command = connection.CreateCommand();
         var sql = new SqlBuilder(Dialect, command);
@@ -118,7 +120,7 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
     /// Updates the rows matching <paramref name="where"/> (a primary-key condition, plus any access filter) and
     /// returns the row after the write, or null when nothing matched.
     public Task<object?[]?> UpdateAsync(
-        TableSchema table, IReadOnlyList<Filter> where, IReadOnlyList<(ColumnSchema Column, object? Value)> values, CancellationToken ct) => RunAsync(async connection =>
+        TableSchema table, IReadOnlyList<Filter> where, IReadOnlyList<(ColumnSchema Column, object? Value)> values, CancellationToken ct) => WriteAsync(async connection =>
     {
         await using var transaction = Dialect.SupportsReturning ? null : await connection.BeginTransactionAsync(ct);
         await using var command = connection.CreateCommand();
@@ -152,7 +154,7 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
     }, ct);
 
     /// Deletes the rows matching <paramref name="where"/> and returns the row as it was, or null when nothing matched.
-    public Task<object?[]?> DeleteAsync(TableSchema table, IReadOnlyList<Filter> where, CancellationToken ct) => RunAsync(async connection =>
+    public Task<object?[]?> DeleteAsync(TableSchema table, IReadOnlyList<Filter> where, CancellationToken ct) => WriteAsync(async connection =>
     {
         await using var transaction = Dialect.SupportsReturning ? null : await connection.BeginTransactionAsync(ct);
         object?[]? before = null;
@@ -205,11 +207,42 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
         return (await ReadRowsAsync(reader, table.Columns, ct)).FirstOrDefault();
     }
 
+    /// <see cref="RunAsync"/> for a statement that writes. SQLite takes one writer at a time: writers of this process
+    /// take turns here, so two of them never hold read locks that each needs upgraded (which SQLite answers with an
+    /// immediate "database is locked" rather than waiting).
+    private async Task<T> WriteAsync<T>(Func<DbConnection, Task<T>> body, CancellationToken ct)
+    {
+        if (_oneWriter is null)
+        {
+            return await RunAsync(body, ct);
+        }
+
+        await _oneWriter.WaitAsync(ct);
+        try
+        {
+            return await RunAsync(body, ct);
+        }
+        finally
+        {
+            _oneWriter.Release();
+        }
+    }
+
     /// Runs <paramref name="body"/> on a pooled connection. When a statement fails the dialect resets what the
     /// driver remembers about the connection (PostgreSQL: its prepared statements) before it returns to the pool.
     private async Task<T> RunAsync<T>(Func<DbConnection, Task<T>> body, CancellationToken ct)
     {
-        await using var connection = await Source.OpenConnectionAsync(ct);
+        DbConnection connection;
+        try
+        {
+            connection = await Source.OpenConnectionAsync(ct);
+        }
+        catch (DbException e) when (Dialect.Classify(e) == DatabaseErrorType.Unavailable)
+        {
+            throw new DatabaseUnavailableException(e);
+        }
+
+        await using var _ = connection;
         try
         {
             return await body(connection);
@@ -242,4 +275,11 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
     }
 
     public ValueTask DisposeAsync() => Source.DisposeAsync();
+}
+
+/// The database could not be reached before any statement was sent: nothing was read or written, so a write can
+/// be retried safely.
+public sealed class DatabaseUnavailableException(DbException inner) : DbException(inner.Message, inner)
+{
+    public override string? SqlState => inner.SqlState;
 }

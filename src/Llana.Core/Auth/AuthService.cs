@@ -3,6 +3,7 @@ using Llana.Core.Changes;
 using Llana.Core.Options;
 using Llana.Core.Tables;
 using Llana.Data;
+using Llana.Data.Dialects;
 using Llana.Data.Schema;
 using Llana.Data.Sql;
 
@@ -50,7 +51,7 @@ public sealed class AuthService(Database database, SchemaCatalog catalog, LlanaO
         {
             rows = await SelectUsersAsync(users, usernameColumn, key, ct);
         }
-        catch (DbException)
+        catch (DbException e) when (database.Dialect.Classify(e) != DatabaseErrorType.Unavailable)
         {
             // Text the database cannot even compare (e.g. NUL in PostgreSQL) names no user.
             passwords.Verify(password, null);
@@ -98,7 +99,7 @@ public sealed class AuthService(Database database, SchemaCatalog catalog, LlanaO
         {
             rows = await SelectUsersAsync(users, id, key, ct);
         }
-        catch (DbException)
+        catch (DbException e) when (database.Dialect.Classify(e) != DatabaseErrorType.Unavailable)
         {
             return null;
         }

@@ -559,6 +559,7 @@ public sealed partial class TableService(
             DatabaseErrorType.NotNullViolation => new TableError(400, "NOT_NULL_VIOLATION", "Cannot insert null value into required field", true),
             DatabaseErrorType.CheckConstraintViolation => new TableError(400, "CHECK_CONSTRAINT_VIOLATION", "Check constraint violation", true),
             DatabaseErrorType.InvalidValue => new TableError(400, "INVALID_VALUE", "A value does not fit its column (type, length or range)", true),
+            DatabaseErrorType.Unavailable => e is DatabaseUnavailableException ? TableError.Unavailable : TableError.WriteOutcomeUnknown,
             _ => TableError.BadRequest(generic),
         };
     }
@@ -588,9 +589,12 @@ public sealed partial class TableService(
         catch (DbException e)
         {
             LogReadFailed(logger, DatabaseErrorText.Message(e), DatabaseErrorText.State(e));
-            return new ErrorResult(TableError.BadRequest(database.Dialect.Classify(e) == DatabaseErrorType.InvalidValue
-                ? "Invalid value for the column type"
-                : "Error finding records"));
+            return new ErrorResult(database.Dialect.Classify(e) switch
+            {
+                DatabaseErrorType.InvalidValue => TableError.BadRequest("Invalid value for the column type"),
+                DatabaseErrorType.Unavailable => TableError.Unavailable,
+                _ => TableError.BadRequest("Error finding records"),
+            });
         }
     }
 

@@ -26,7 +26,7 @@ internal sealed class MySqlDialect : SqlDialect
         _ => value,
     };
 
-    public override DatabaseErrorType? Classify(DbException exception) => exception is MySqlException my
+    protected override DatabaseErrorType? ClassifyCore(DbException exception) => exception is MySqlException my
         ? my.Number switch
         {
             1062 => DatabaseErrorType.DuplicateRecord,
@@ -34,7 +34,8 @@ internal sealed class MySqlDialect : SqlDialect
             1048 or 1364 => DatabaseErrorType.NotNullViolation,
             3819 or 4025 => DatabaseErrorType.CheckConstraintViolation,
             1264 or 1265 or 1292 or 1366 or 1406 or 1411 => DatabaseErrorType.InvalidValue,
-            _ => null,
+            1040 or 1042 or 1053 or 1205 or 1213 or 2002 or 2003 or 2006 or 2013 => DatabaseErrorType.Unavailable,
+            _ => my.IsTransient ? DatabaseErrorType.Unavailable : null,
         }
         : null;
 }

@@ -60,7 +60,7 @@ internal sealed class PostgresDialect : SqlDialect
         _ => value,
     };
 
-    public override DatabaseErrorType? Classify(DbException exception) => exception is PostgresException pg
+    protected override DatabaseErrorType? ClassifyCore(DbException exception) => exception is PostgresException pg
         ? pg.SqlState switch
         {
             "23505" => DatabaseErrorType.DuplicateRecord,
@@ -68,7 +68,10 @@ internal sealed class PostgresDialect : SqlDialect
             "23502" => DatabaseErrorType.NotNullViolation,
             "23514" => DatabaseErrorType.CheckConstraintViolation,
             "22P02" or "22001" or "22003" or "22007" or "22008" or "22023" => DatabaseErrorType.InvalidValue,
+            "53300" or "53400" or "57014" or "57P01" or "57P02" or "57P03" or "40001" or "40P01" => DatabaseErrorType.Unavailable,
+            { } state when state.StartsWith("08", StringComparison.Ordinal) => DatabaseErrorType.Unavailable,
             _ => null,
         }
-        : null;
+        // Not an error the server sent: the connection failed, timed out or the pool was exhausted.
+        : exception is NpgsqlException ? DatabaseErrorType.Unavailable : null;
 }

@@ -45,8 +45,11 @@ public abstract class SqlDialect
     public virtual void AppendPaging(StringBuilder sql, string limitParameter, string offsetParameter) =>
         sql.Append(" LIMIT ").Append(limitParameter).Append(" OFFSET ").Append(offsetParameter);
 
-    /// Classifies a provider exception; null when it is not a constraint violation.
-    public abstract DatabaseErrorType? Classify(DbException exception);
+    /// Classifies a provider exception; null when it is none of the known kinds (a server-side error to log).
+    public DatabaseErrorType? Classify(DbException exception) =>
+        exception is DatabaseUnavailableException ? DatabaseErrorType.Unavailable : ClassifyCore(exception);
+
+    protected abstract DatabaseErrorType? ClassifyCore(DbException exception);
 
     /// The value written into the soft-delete column for "now".
     public virtual object SoftDeleteNow(ColumnSchema column) =>
@@ -70,6 +73,10 @@ public enum DatabaseErrorType
     NotNullViolation,
     CheckConstraintViolation,
     InvalidValue,
+
+    /// The database could not be reached or could not answer in time (connection refused or lost, timeout,
+    /// shutting down, too many connections, busy or locked): the client may retry later.
+    Unavailable,
 }
 
 /// Raw JSON text read from a json/jsonb column, written to responses unchanged.

@@ -30,14 +30,19 @@ internal sealed class SqliteDialect : SqlDialect
         ? dt.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)
         : dt.ToString("yyyy-MM-dd HH:mm:ss.fff", CultureInfo.InvariantCulture);
 
-    public override DatabaseErrorType? Classify(DbException exception) => exception is SqliteException { SqliteErrorCode: 19 } e
-        ? e.SqliteExtendedErrorCode switch
+    protected override DatabaseErrorType? ClassifyCore(DbException exception) => exception switch
+    {
+        SqliteException { SqliteErrorCode: 19 } e => e.SqliteExtendedErrorCode switch
         {
             2067 or 1555 => DatabaseErrorType.DuplicateRecord,
             787 => DatabaseErrorType.ForeignKeyViolation,
             1299 => DatabaseErrorType.NotNullViolation,
             275 => DatabaseErrorType.CheckConstraintViolation,
             _ => null,
-        }
-        : null;
+        },
+
+        // SQLITE_BUSY, SQLITE_LOCKED (another writer held the file past the busy timeout), SQLITE_CANTOPEN.
+        SqliteException { SqliteErrorCode: 5 or 6 or 14 } => DatabaseErrorType.Unavailable,
+        _ => null,
+    };
 }

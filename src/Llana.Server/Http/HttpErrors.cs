@@ -40,6 +40,11 @@ internal static partial class HttpErrors
     public static Task WriteErrorAsync(HttpContext context, TableError error)
     {
         context.Response.StatusCode = error.Status;
+        if (error.RetryAfter is { } seconds)
+        {
+            context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
         if (error.Json)
         {
             return WriteJsonAsync(context, error.Status, w =>
@@ -96,6 +101,14 @@ internal static partial class HttpErrors
         }
 
         var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Llana");
+        if (error is System.Data.Common.DbException db
+            && context.RequestServices.GetRequiredService<Llana.Data.Database>().Dialect.Classify(db) == Llana.Data.Dialects.DatabaseErrorType.Unavailable)
+        {
+            // Outside the table service (sign-in, API keys, rules): the database is down, which is no bug of ours.
+            LogUnavailable(logger, context.Request.Method, context.Request.Path, Llana.Data.DatabaseErrorText.Message(db));
+            return WriteErrorAsync(context, TableError.Unavailable);
+        }
+
         LogUnexpected(logger, error?.GetType().Name ?? "unknown", context.Request.Method, context.Request.Path, error);
         return WriteInternalErrorAsync(context);
     }
@@ -106,6 +119,9 @@ internal static partial class HttpErrors
         w.WriteNumber("statusCode", 500);
         w.WriteString("message", "Internal server error");
     });
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Database unavailable on {Method} {Path}: {Error}")]
+    private static partial void LogUnavailable(ILogger logger, string method, string path, string error);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unexpected {Error} on {Method} {Path}")]
     private static partial void LogUnexpected(ILogger logger, string error, string method, string path, Exception? exception);

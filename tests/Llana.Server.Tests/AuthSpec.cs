@@ -358,6 +358,31 @@ public abstract class AuthSpec(DemoFixture fixture)
     private const string AuthKeyTable = "UserApiKey";
 
     [Fact]
+    public async Task The_openapi_document_lists_what_the_caller_may_use()
+    {
+        using var anon = Server.Client();
+        using var user = Server.User();
+        using var admin = Server.Admin();
+        static string[] Paths(Reply r) => r.Json.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToArray();
+
+        // Anonymous: sign-in and the demo's public table (Employee, READ), nothing else.
+        var open = await anon.Get("/openapi.json");
+        Assert.Equal(["/auth/login", "/auth/profile", "/Employee/", "/Employee/{id}", "/Employee/schema"], Paths(open));
+        Assert.Equal(["get"], open.Json.GetProperty("paths").GetProperty("/Employee/").EnumerateObject().Select(o => o.Name).ToArray());
+        Assert.False(open.Json.GetProperty("components").GetProperty("schemas").TryGetProperty("Customer", out _));
+
+        // A USER reads every application table; an admin may also delete. Llana's own tables are never listed.
+        var mine = await user.Get("/openapi.json");
+        Assert.Contains("/Customer/", Paths(mine));
+        Assert.DoesNotContain(Paths(mine), p => p.StartsWith("/_llana", StringComparison.Ordinal));
+        Assert.False(mine.Json.GetProperty("paths").GetProperty("/Customer/{id}").TryGetProperty("delete", out _));
+        var all = await admin.Get("/openapi.json");
+        Assert.True(all.Json.GetProperty("paths").GetProperty("/Customer/{id}").TryGetProperty("delete", out _));
+        Assert.Equal("200", all.Json.GetProperty("paths").GetProperty("/auth/login").GetProperty("post").GetProperty("responses").EnumerateObject().Single().Name);
+        Assert.True(all.Json.GetProperty("components").GetProperty("schemas").GetProperty("User").GetProperty("properties").GetProperty("password").GetProperty("writeOnly").GetBoolean());
+    }
+
+    [Fact]
     public async Task System_tables_are_for_admins_unless_a_rule_names_them()
     {
         using var admin = Server.Admin();

@@ -2,7 +2,7 @@
 # Provisioning of throwaway PostgreSQL, MariaDB and Redis servers on 127.0.0.1, shared by scripts/test and
 # scripts/dev-dbs. Source it, then:
 #
-#   dbs_install_missing            install mariadb-server / redis-server (and PostgreSQL) with apt-get when missing
+#   dbs_install_missing            install mariadb-server / redis-server / chromium (and PostgreSQL) with apt-get when missing
 #   dbs_start DIR                  start the three servers (in parallel) with their state under DIR; writes DIR/env.sh
 #   dbs_stop DIR                   stop whatever dbs_start started under DIR (idempotent, quiet)
 #
@@ -96,6 +96,8 @@ dbs_install_missing() {
   { dbs_mariadbd >/dev/null && dbs_first_cmd mariadb-install-db mysql_install_db >/dev/null &&
     dbs_first_cmd mariadb mysql >/dev/null && dbs_first_cmd mariadb-admin mysqladmin >/dev/null; } || need+=(mariadb-server)
   dbs_redis_server >/dev/null || need+=(redis-server)
+  # Headless Chromium renders the docs page in the browser tests.
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
   [ ${#need[@]} -eq 0 ] && return 0
 
   if ! dbs_is_root || ! command -v apt-get >/dev/null 2>&1; then

@@ -86,6 +86,71 @@ public sealed class ClusterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Changes_made_while_redis_is_down_reach_the_other_node_once_when_it_returns()
+    {
+        await _redis.StartAsync();
+        await using var a = await StartNodeAsync();
+        await using var b = await StartNodeAsync();
+        await using var onB = NodeSubscriber.Start(b.Address, new { auth = new Dictionary<string, string> { ["x-llana-table"] = "Customer" } });
+        await onB.ConnectedAsync();
+        var before = await a.Http.Post("/Customer/", new { companyName = "Before the outage", userId = 1 });
+        var beforeId = before.Json.GetProperty("custId").GetInt64().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await onB.EventAsync("Customer", p => p.GetProperty("custId").GetString() == beforeId);
+
+        await _redis.StopAsync();
+        var written = new List<string>();
+        for (var i = 0; i < 20; i++)
+        {
+            var r = await a.Http.Post("/Customer/", new { companyName = $"During the outage {i}", userId = 1 });
+            Assert.Equal(201, r.Status);
+            written.Add(r.Json.GetProperty("custId").GetInt64().ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        await _redis.StartAsync();
+        await onB.EventAsync("Customer", p => p.GetProperty("custId").GetString() == written[^1]);
+        var received = onB.Events.Where(e => e.Name == "Customer").Select(e => e.Payload.GetProperty("custId").GetString()!).ToList();
+        Assert.Equal([beforeId, .. written], received);
+        Assert.Equal(0, onB.Count(l => NodeSubscriber.Is(l, "disconnect")));
+    }
+
+    [Fact]
+    public async Task Sockets_are_told_to_refetch_when_changes_from_another_node_are_lost_for_good()
+    {
+        await _redis.StartAsync();
+        await using var link = new TcpProxy { Target = new Uri($"http://127.0.0.1:{_redis.Port}") };
+        await using var a = await StartNodeAsync();
+        var viaLink = new Dictionary<string, string?>(_redis.Settings) { ["SKIP_AUTH"] = "true", ["REDIS_PORT"] = link.Port.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        await using var b = await LlanaServer.StartAsync(_database.Uri, viaLink);
+        await using var onB = NodeSubscriber.Start(b.Address, new { auth = new Dictionary<string, string> { ["x-llana-table"] = "Customer" } });
+        await onB.ConnectedAsync();
+        using var onBNode = new FeedRecorder(b);
+        await ResumesAsync(a, onBNode, "Linked");
+
+        // B is cut off while A writes; then Redis loses its log (a restart without persistence) before B is back.
+        link.Target = null;
+        link.Cut();
+        await a.Http.Post("/Customer/", new { companyName = "Missed by B", userId = 1 });
+        await a.Http.Post("/Customer/", new { companyName = "Missed by B too", userId = 1 });
+        await using (var admin = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{_redis.Port},allowAdmin=true"))
+        {
+            await admin.GetServer("127.0.0.1", _redis.Port).FlushAllDatabasesAsync();
+        }
+
+        link.Target = new Uri($"http://127.0.0.1:{_redis.Port}");
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (onB.Count(l => NodeSubscriber.Is(l, "disconnect")) == 0)
+        {
+            // The next change from A shows B the hole in A's numbering.
+            Assert.True(DateTime.UtcNow < deadline, "the socket was never told");
+            await a.Http.Post("/Customer/", new { companyName = "After", userId = 1 });
+            await Task.Delay(300);
+        }
+
+        var disconnect = await onB.WaitForAsync(l => NodeSubscriber.Is(l, "disconnect"), "disconnect");
+        Assert.Equal("io server disconnect", disconnect.GetProperty("reason").GetString());
+    }
+
+    [Fact]
     public async Task A_client_whose_node_dies_resumes_on_another_and_gets_what_it_missed_once()
     {
         await _redis.StartAsync();

@@ -42,6 +42,7 @@ internal sealed partial class RealtimeGateway(
     private readonly bool _open = policy is OpenAccessPolicy;
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, SocketState>> _members = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (SocketState State, DateTimeOffset Until)> _dormant = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _refuseRecovery = new(StringComparer.Ordinal);
     private SocketIONamespace _sockets = null!;
     private IDisposable? _subscription;
     private Task _dispatcher = Task.CompletedTask;
@@ -55,7 +56,29 @@ internal sealed partial class RealtimeGateway(
         // The feed calls back under its lock, in offset order: hand over and return at once.
         _subscription = feed.Subscribe(change => _changes.Writer.TryWrite(change));
         _dispatcher = DispatchLoopAsync(_stopping.Token);
+        if (_bridge is not null)
+        {
+            _bridge.ChangesLost += OnChangesLost;
+        }
+
         return Task.CompletedTask;
+    }
+
+    /// Changes made on another node were lost for good: no socket here can be trusted to be in step. Each is
+    /// disconnected by the server (`io server disconnect`: the client does not reconnect by itself, refetches and
+    /// connects again), and sockets that dropped earlier are refused the replay of a stream with a hole in it.
+    private void OnChangesLost()
+    {
+        foreach (var id in _dormant.Keys)
+        {
+            _dormant.TryRemove(id, out _);
+            _refuseRecovery[id] = 0;
+        }
+
+        foreach (var socket in _sockets.Sockets.Values)
+        {
+            socket.Disconnect();
+        }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -156,6 +179,12 @@ internal sealed partial class RealtimeGateway(
         if (socket.Data is not SocketState state)
         {
             socket.Disconnect(close: true);
+            return;
+        }
+
+        if (_refuseRecovery.TryRemove(socket.Id, out _) && socket.Recovered)
+        {
+            socket.Disconnect();
             return;
         }
 

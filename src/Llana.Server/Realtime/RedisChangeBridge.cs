@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Threading.Channels;
 using Llana.Core.Changes;
 using Llana.Core.Tables;
 using Llana.Data;
@@ -25,8 +26,14 @@ internal sealed record RedisSettings(string Host, int Port, string? User, string
 /// the full row; messages from other nodes are put on this node's change feed as remote changes, so the realtime
 /// gateway authorizes them like local ones. The message is a superset of Node Llana's
 /// `{tableName, publishType, primaryKey, id}`: both can share one Redis. A node skips its own messages (it has
-/// already delivered them locally). Redis never blocks a write: while it is unreachable, publishing is skipped
-/// (local sockets still receive everything) and the connection is retried in the background.
+/// already delivered them locally).
+///
+/// Nothing is lost silently. Local changes wait in a bounded outbox, sent in order by one loop (XADD to the log, then
+/// PUBLISH), so a write never waits on Redis and what could not be sent while Redis was down goes out when it is
+/// back. Each node numbers what it sends (`seq`); a receiver delivers each number once, in order, fills a gap from
+/// the log, and catches up from the log when its own link comes back. A gap the log cannot fill (the log was lost
+/// with a Redis restart, or the outbox overflowed) raises <see cref="ChangesLost"/>: the gateway then disconnects its
+/// sockets, which refetch.
 internal sealed partial class RedisChangeBridge(
     RedisSettings settings, IChangeFeed feed, SchemaCatalog catalog, Database database, ILogger<RedisChangeBridge> logger)
     : IHostedService, IAsyncDisposable
@@ -39,12 +46,24 @@ internal sealed partial class RedisChangeBridge(
     private const int LogLength = 10_000;
     private static readonly TimeSpan SessionTtl = TimeSpan.FromDays(1);
 
+    private const int OutboxCapacity = 10_000;
+
     private readonly string _origin = Guid.NewGuid().ToString("N")[..16];
+    private readonly Channel<byte[]> _outbox = System.Threading.Channels.Channel.CreateBounded<byte[]>(
+        new BoundedChannelOptions(OutboxCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly SemaphoreSlim _receiving = new(1, 1);
+    private readonly Dictionary<string, long> _lastSeq = new(StringComparer.Ordinal);
     private ConnectionMultiplexer? _redis;
     private IDisposable? _feedSubscription;
     private readonly CancellationTokenSource _stopping = new();
     private Task _subscribing = Task.CompletedTask;
-    private long _skipped;
+    private Task _sending = Task.CompletedTask;
+    private readonly CancellationTokenSource _flushDeadline = new();
+    private long _seq;
+    private long _overflowed;
+
+    /// Raised when changes from another node were lost for good (a gap the log cannot fill): sockets must refetch.
+    public event Action? ChangesLost;
 
     /// This node's name in the cluster (the `origin` of the changes it publishes).
     public string NodeId => _origin;
@@ -69,14 +88,24 @@ internal sealed partial class RedisChangeBridge(
         };
         _redis = await ConnectionMultiplexer.ConnectAsync(config);
         _redis.ConnectionFailed += (_, e) => LogLost(logger, settings.Host, settings.Port, e.FailureType.ToString());
-        _redis.ConnectionRestored += (_, _) => LogRestored(logger, settings.Host, settings.Port, Interlocked.Exchange(ref _skipped, 0));
+        _redis.ConnectionRestored += (_, e) =>
+        {
+            LogRestored(logger, settings.Host, settings.Port, _outbox.Reader.Count);
+            if (e.ConnectionType == ConnectionType.Subscription)
+            {
+                // Messages published while this node was not subscribed are in the log.
+                _ = CatchUpAsync();
+            }
+        };
         if (!_redis.IsConnected)
         {
             LogUnreachable(logger, settings.Host, settings.Port);
         }
 
-        _feedSubscription = feed.Subscribe(OnLocalChange);
+        // Subscribe before sharing anything, so no change published after start is missed here.
         _subscribing = SubscribeAsync(_stopping.Token);
+        _feedSubscription = feed.Subscribe(OnLocalChange);
+        _sending = SendLoopAsync();
     }
 
     // Redis may be down at start: keep trying in the background. Once subscribed, the client library
@@ -108,33 +137,59 @@ internal sealed partial class RedisChangeBridge(
         }
     }
 
+    // Runs under the feed's lock, in offset order: numbering here keeps `seq` in commit order.
     private void OnLocalChange(RowChange change)
     {
-        if (change.Remote || _redis is null)
+        if (change.Remote)
         {
             return;
         }
 
-        if (!_redis.IsConnected)
+        var message = Serialize(change, ++_seq);
+        if (!_outbox.Writer.TryWrite(message) && Interlocked.Increment(ref _overflowed) == 1)
         {
-            Interlocked.Increment(ref _skipped);
-            return;
-        }
-
-        try
-        {
-            // Fire-and-forget only queues the commands: the write that produced the change is never held up.
-            var message = Serialize(change);
-            _redis.GetSubscriber().Publish(Channel, message, CommandFlags.FireAndForget);
-            _redis.GetDatabase().StreamAdd(Log, "m", message, maxLength: LogLength, useApproximateMaxLength: true, flags: CommandFlags.FireAndForget);
-        }
-        catch (RedisException)
-        {
-            Interlocked.Increment(ref _skipped);
+            // The number is spent anyway: receivers see the gap and tell their sockets.
+            LogOverflow(logger, OutboxCapacity);
         }
     }
 
-    private byte[] Serialize(RowChange change)
+    /// Sends the outbox in order: log first (so a receiver that sees a gap can fill it), then the channel. While Redis
+    /// is down the message waits here and is retried; on stop, what is queued is sent until the host gives up.
+    private async Task SendLoopAsync()
+    {
+        while (await _outbox.Reader.WaitToReadAsync(CancellationToken.None))
+        {
+            var message = await _outbox.Reader.ReadAsync(CancellationToken.None);
+            var logged = false;
+            while (true)
+            {
+                try
+                {
+                    if (!logged)
+                    {
+                        await _redis!.GetDatabase().StreamAddAsync(Log, "m", message, maxLength: LogLength, useApproximateMaxLength: true);
+                        logged = true;
+                    }
+
+                    await _redis!.GetSubscriber().PublishAsync(Channel, message);
+                    break;
+                }
+                catch (Exception e) when (e is RedisException or TimeoutException)
+                {
+                    try
+                    {
+                        await Task.Delay(TimeSpan.FromMilliseconds(250), _flushDeadline.Token);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    private byte[] Serialize(RowChange change, long seq)
     {
         using var buffer = new MemoryStream(256);
         using (var w = new Utf8JsonWriter(buffer))
@@ -146,6 +201,7 @@ internal sealed partial class RedisChangeBridge(
             w.WriteString("id", change.Id);
             w.WriteString("origin", _origin);
             w.WriteNumber("originOffset", change.Offset);
+            w.WriteNumber("seq", seq);
             w.WritePropertyName("row");
             RowJson.Write(w, change.Table, change.Row);
             w.WriteEndObject();
@@ -171,14 +227,116 @@ internal sealed partial class RedisChangeBridge(
                 return;
             }
 
-            if (await ParseAsync(json) is { } change)
+            await _receiving.WaitAsync();
+            try
             {
-                feed.Publish(change.Table, change.Kind, change.Row, remote: true, change.Partial, change.Origin);
+                if (SeqOf(json) is not { } seq || OriginOf(json) is not { } origin)
+                {
+                    // A peer that does not number its messages (Node Llana): deliver as it comes.
+                    await DeliverAsync(json);
+                    return;
+                }
+
+                if (_lastSeq.TryGetValue(origin.Node, out var last))
+                {
+                    if (seq <= last)
+                    {
+                        return;
+                    }
+
+                    if (seq > last + 1)
+                    {
+                        await FillFromLogAsync(origin.Node, last, seq);
+                    }
+                }
+
+                await DeliverAsync(json);
+                _lastSeq[origin.Node] = seq;
+            }
+            finally
+            {
+                _receiving.Release();
             }
         }
         catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException or System.Data.Common.DbException)
         {
             LogDropped(logger);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            // The log could not be read to fill a gap: those changes cannot be vouched for.
+            LogGapUnfilled(logger, e.GetType().Name);
+            ChangesLost?.Invoke();
+        }
+    }
+
+    private async Task DeliverAsync(JsonElement json)
+    {
+        if (await ParseAsync(json) is { } change)
+        {
+            feed.Publish(change.Table, change.Kind, change.Row, remote: true, change.Partial, change.Origin);
+        }
+    }
+
+    private static long? SeqOf(JsonElement json) =>
+        json.TryGetProperty("seq", out var s) && s.TryGetInt64(out var seq) ? seq : null;
+
+    /// Delivers the messages of <paramref name="node"/> numbered after <paramref name="after"/> and before
+    /// <paramref name="before"/> (all after it when null) from the log, in order; a number the log lacks is lost.
+    /// Caller holds <see cref="_receiving"/>.
+    private async Task FillFromLogAsync(string node, long after, long? before)
+    {
+        var found = new SortedDictionary<long, byte[]>();
+        foreach (var entry in await _redis!.GetDatabase().StreamRangeAsync(Log, "-", "+"))
+        {
+            if (entry["m"] is { IsNull: false } m)
+            {
+                var bytes = (byte[])m!;
+                using var doc = JsonDocument.Parse(bytes);
+                if (OriginOf(doc.RootElement)?.Node == node && SeqOf(doc.RootElement) is { } s && s > after && (before is null || s < before))
+                {
+                    found.TryAdd(s, bytes);
+                }
+            }
+        }
+
+        var expected = after + 1;
+        var lost = false;
+        foreach (var (s, bytes) in found)
+        {
+            lost |= s != expected;
+            using var doc = JsonDocument.Parse(bytes);
+            await DeliverAsync(doc.RootElement);
+            _lastSeq[node] = s;
+            expected = s + 1;
+        }
+
+        if (lost || (before is { } b && expected != b))
+        {
+            LogGapUnfilled(logger, node);
+            ChangesLost?.Invoke();
+        }
+    }
+
+    /// After this node's subscription came back: what known nodes published meanwhile is in the log.
+    private async Task CatchUpAsync()
+    {
+        await _receiving.WaitAsync();
+        try
+        {
+            foreach (var (node, last) in _lastSeq.ToList())
+            {
+                await FillFromLogAsync(node, last, null);
+            }
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException or JsonException)
+        {
+            LogGapUnfilled(logger, e.GetType().Name);
+            ChangesLost?.Invoke();
+        }
+        finally
+        {
+            _receiving.Release();
         }
     }
 
@@ -343,6 +501,14 @@ internal sealed partial class RedisChangeBridge(
     {
         _feedSubscription?.Dispose();
         _feedSubscription = null;
+
+        // Send what is queued, until the host's shutdown timeout.
+        _outbox.Writer.TryComplete();
+        await using (cancellationToken.Register(() => _flushDeadline.Cancel()))
+        {
+            await _sending;
+        }
+
         await _stopping.CancelAsync();
         await _subscribing;
         if (_redis is not null)
@@ -355,6 +521,8 @@ internal sealed partial class RedisChangeBridge(
     {
         _feedSubscription?.Dispose();
         _stopping.Dispose();
+        _flushDeadline.Dispose();
+        _receiving.Dispose();
         if (_redis is not null)
         {
             await _redis.DisposeAsync();
@@ -367,8 +535,14 @@ internal sealed partial class RedisChangeBridge(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Lost Redis at {Host}:{Port} ({Failure}); retrying in the background")]
     private static partial void LogLost(ILogger logger, string host, int port, string failure);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Redis at {Host}:{Port} is back ({Skipped} local changes were not shared meanwhile)")]
-    private static partial void LogRestored(ILogger logger, string host, int port, long skipped);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Redis at {Host}:{Port} is back ({Queued} local changes queued to be shared)")]
+    private static partial void LogRestored(ILogger logger, string host, int port, int queued);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "More than {Capacity} changes waited for Redis: later ones are not shared, and other nodes disconnect their sockets so clients refetch")]
+    private static partial void LogOverflow(ILogger logger, int capacity);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Changes from another node were lost ({Detail}): disconnecting sockets so clients refetch")]
+    private static partial void LogGapUnfilled(ILogger logger, string detail);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Dropped a malformed or unknown message on the websockets channel")]
     private static partial void LogDropped(ILogger logger);

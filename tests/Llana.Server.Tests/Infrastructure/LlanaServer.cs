@@ -60,8 +60,16 @@ public sealed class LlanaServer : IAsyncDisposable
         return new LlanaServer(app, new Uri(address));
     }
 
+    private int _disposed;
+
+    // Idempotent: a test may stop a node mid-way and still dispose it at the end.
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         Http.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();

@@ -111,6 +111,7 @@ public static partial class LlanaHost
                 ? new HashSet<string>(StringComparer.Ordinal) { options.Auth.ApiKeyName }
                 : new HashSet<string>(StringComparer.Ordinal),
         });
+        builder.Services.AddLlanaTelemetry(builder.Configuration);
         builder.Services.AddLlanaCluster(builder.Configuration);
         builder.Services.AddLlanaHealthChecks(builder.Configuration);
         var realtime = RealtimeOptions.From(builder.Configuration);
@@ -147,6 +148,7 @@ public static partial class LlanaHost
             return next(context);
         });
         app.UseLlanaHealthChecks();
+        app.UseLlanaMetrics(builder.Configuration, options);
         var socketPath = new PathString(app.Services.GetRequiredService<SocketIOServer>().Options.Path.TrimEnd('/'));
         app.UseHostCheck(options, logger, socketPath);
         app.UseCors(policy => policy.SetIsOriginAllowed(origin => Origins.Allowed(options, origin)).AllowCredentials().AllowAnyHeader().AllowAnyMethod());

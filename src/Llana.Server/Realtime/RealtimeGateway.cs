@@ -27,6 +27,7 @@ internal sealed partial class RealtimeGateway(
     IAccessPolicy policy,
     LlanaOptions options,
     RealtimeOptions realtime,
+    LlanaMetrics metrics,
     IServiceProvider services,
     ILogger<RealtimeGateway> logger) : IHostedService
 {
@@ -50,6 +51,7 @@ internal sealed partial class RealtimeGateway(
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _sockets = io.Of("/");
+        metrics.Observe("llana.realtime.sockets", () => _sockets.Sockets.Count, "{socket}", "Open Socket.IO connections on this node");
         _sockets.Use(ConnectAsync);
         _sockets.OnConnection(OnConnection);
 
@@ -323,6 +325,7 @@ internal sealed partial class RealtimeGateway(
 
             if (denied.Count < ids.Count)
             {
+                metrics.Deliveries.Add(ids.Count - denied.Count);
                 Remember(_sockets.To(idsRoom).Except(denied).Send(_sockets.Encode(change.TableName, Payload(change, withRow: false, null))), origin);
             }
         }
@@ -347,6 +350,7 @@ internal sealed partial class RealtimeGateway(
 
             foreach (var (_, (fields, members)) in groups)
             {
+                metrics.Deliveries.Add(members.Count);
                 var others = members.Count == rows.Count ? [] : rows.Where(r => !members.Contains(r.Id)).Select(r => r.Id);
                 Remember(_sockets.To(rowsRoom).Except(others).Send(_sockets.Encode(change.TableName, Payload(change, withRow: true, fields))), origin);
             }
@@ -413,6 +417,7 @@ internal sealed partial class RealtimeGateway(
             if (await DecideAsync(caller, change, ct) is { } decision)
             {
                 socket.Emit(change.TableName, Payload(change, state.Rows, decision.AllowedFields));
+                metrics.Deliveries.Add(1);
             }
         }
 

@@ -35,7 +35,7 @@ internal sealed record RedisSettings(string Host, int Port, string? User, string
 /// with a Redis restart, or the outbox overflowed) raises <see cref="ChangesLost"/>: the gateway then disconnects its
 /// sockets, which refetch.
 internal sealed partial class RedisChangeBridge(
-    RedisSettings settings, IChangeFeed feed, SchemaCatalog catalog, Database database, ILogger<RedisChangeBridge> logger)
+    RedisSettings settings, IChangeFeed feed, SchemaCatalog catalog, Database database, Http.LlanaMetrics metrics, ILogger<RedisChangeBridge> logger)
     : IHostedService, IAsyncDisposable
 {
     public static readonly RedisChannel Channel = RedisChannel.Literal("websockets");
@@ -87,6 +87,8 @@ internal sealed partial class RedisChangeBridge(
             ReconnectRetryPolicy = new ExponentialRetry(250, 5000),
         };
         _redis = await ConnectionMultiplexer.ConnectAsync(config);
+        metrics.Observe("llana.cluster.redis_connected", () => IsConnected ? 1 : 0, "{link}", "1 while this node's link to Redis is up");
+        metrics.Observe("llana.cluster.outbox", () => _outbox.Reader.Count, "{change}", "Local changes waiting to be shared over Redis");
         _redis.ConnectionFailed += (_, e) => LogLost(logger, settings.Host, settings.Port, e.FailureType.ToString());
         _redis.ConnectionRestored += (_, e) =>
         {
@@ -314,6 +316,7 @@ internal sealed partial class RedisChangeBridge(
         if (lost || (before is { } b && expected != b))
         {
             LogGapUnfilled(logger, node);
+            metrics.ChangesLost.Add(1);
             ChangesLost?.Invoke();
         }
     }

@@ -16,7 +16,9 @@ public sealed class MetricsTests
         await using var database = await TestDatabase.CreateAsync(DatabaseKind.Sqlite);
         await using var server = await LlanaServer.StartAsync(database.Uri, new Dictionary<string, string?>
         {
-            ["SKIP_AUTH"] = "true", ["LLANA_SEED_DEMO"] = "true", ["METRICS_ENABLED"] = "true",
+            ["SKIP_AUTH"] = "true",
+            ["LLANA_SEED_DEMO"] = "true",
+            ["METRICS_ENABLED"] = "true",
         });
         await using var socket = NodeSubscriber.Start(server.Address, new { auth = new Dictionary<string, string> { ["x-llana-table"] = "Customer" } });
         await socket.ConnectedAsync();

@@ -61,6 +61,19 @@ internal sealed partial class RealtimeGateway(
         if (_bridge is not null)
         {
             _bridge.ChangesLost += OnChangesLost;
+
+            // Redis may have restarted empty: say again which node holds each socket's session, so a client that
+            // moves to another node can still resume there.
+            _bridge.Reconnected += () =>
+            {
+                foreach (var socket in _sockets.Sockets.Values)
+                {
+                    if (socket.Pid is { } pid)
+                    {
+                        _bridge.RememberSession(pid);
+                    }
+                }
+            };
         }
 
         return Task.CompletedTask;

@@ -65,6 +65,9 @@ internal sealed partial class RedisChangeBridge(
     /// Raised when changes from another node were lost for good (a gap the log cannot fill): sockets must refetch.
     public event Action? ChangesLost;
 
+    /// Raised when the link to Redis is back: what was stored there (sessions) may have been lost with a restart.
+    public event Action? Reconnected;
+
     /// This node's name in the cluster (the `origin` of the changes it publishes).
     public string NodeId => _origin;
 
@@ -93,6 +96,11 @@ internal sealed partial class RedisChangeBridge(
         _redis.ConnectionRestored += (_, e) =>
         {
             LogRestored(logger, settings.Host, settings.Port, _outbox.Reader.Count);
+            if (e.ConnectionType == ConnectionType.Interactive)
+            {
+                Reconnected?.Invoke();
+            }
+
             if (e.ConnectionType == ConnectionType.Subscription)
             {
                 // Messages published while this node was not subscribed are in the log.

@@ -44,6 +44,9 @@ internal sealed partial class RealtimeGateway(
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, SocketState>> _members = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (SocketState State, DateTimeOffset Until)> _dormant = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _refuseRecovery = new(StringComparer.Ordinal);
+
+    // How far this node's feed has come from each node (cluster only; read and written by the dispatcher alone).
+    private readonly Dictionary<string, long> _fed = new(StringComparer.Ordinal);
     private SocketIONamespace _sockets = null!;
     private IDisposable? _subscription;
     private Task _dispatcher = Task.CompletedTask;
@@ -165,13 +168,18 @@ internal sealed partial class RealtimeGateway(
 
         // A socket resuming another node's session: read what it missed here, off the dispatcher. Best effort: when
         // Redis fails now, the client gets a fresh session (recovered false) rather than a refused connect.
-        ChangeOrigin? resumeAfter = null;
+        ResumePoint? resumeAfter = null;
         List<RowChange> missed = [];
         string? readUpTo = null;
         try
         {
             resumeAfter = context.Recovered ? null : await ResumePointAsync(context);
             (missed, readUpTo) = resumeAfter is null ? ([], null) : await _bridge!.ChangesAfterAsync(resumeAfter);
+            if (readUpTo is null)
+            {
+                // Its last change is not in the log: nothing to resume from (the client sees recovered false).
+                resumeAfter = null;
+            }
         }
         catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException or JsonException)
         {
@@ -279,6 +287,12 @@ internal sealed partial class RealtimeGateway(
                 {
                     if (item is RowChange change)
                     {
+                        if (OriginOf(change) is { } from)
+                        {
+                            // Dispatch runs in feed order: every change from this node up to here has been judged.
+                            _fed[from.Node] = from.Offset;
+                        }
+
                         await DispatchAsync(change, ct);
                     }
                     else
@@ -379,13 +393,13 @@ internal sealed partial class RealtimeGateway(
     {
         if (_bridge is not null && offset is not null && origin is not null)
         {
-            _bridge.RememberOffset(offset, origin, realtime.RecoveryWindow);
+            _bridge.RememberOffset(offset, origin, string.Join(',', _fed.Select(p => p.Key + ":" + p.Value.ToString(System.Globalization.CultureInfo.InvariantCulture))), realtime.RecoveryWindow);
         }
     }
 
     /// The change a client last got from another node, from the `pid` and `offset` its socket.io-client sends on
     /// reconnect; null when this node recovered the session itself, or when it is unknown.
-    private async ValueTask<ChangeOrigin?> ResumePointAsync(ConnectContext context) =>
+    private async ValueTask<ResumePoint?> ResumePointAsync(ConnectContext context) =>
         _bridge is not null && context.Auth.ValueKind == JsonValueKind.Object
             && context.Auth.TryGetProperty("pid", out var pid) && pid.ValueKind == JsonValueKind.String
             && context.Auth.TryGetProperty("offset", out var offset) && offset.ValueKind == JsonValueKind.String
@@ -400,7 +414,8 @@ internal sealed partial class RealtimeGateway(
         {
             if (state.ReadUpTo is { } readUpTo)
             {
-                state.Missed.AddRange(await _bridge!.ChangesSinceAsync(readUpTo));
+                await _bridge!.LoggedAsync(TimeSpan.FromSeconds(2));
+                state.Missed.AddRange(await _bridge!.ChangesSinceAsync(readUpTo, state.ResumeAfter!));
             }
         }
         catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException or JsonException)
@@ -595,7 +610,7 @@ internal sealed partial class RealtimeGateway(
         public SocketIdentity? Identity { get; set; }
 
         /// Set when the socket resumes a session of another node: deliver what it missed after this change.
-        public ChangeOrigin? ResumeAfter { get; init; }
+        public ResumePoint? ResumeAfter { get; init; }
 
         /// What it missed, read from the cluster's log (up to <see cref="ReadUpTo"/>, then since).
         public List<RowChange> Missed { get; set; } = [];

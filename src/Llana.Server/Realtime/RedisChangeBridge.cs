@@ -60,6 +60,7 @@ internal sealed partial class RedisChangeBridge(
     private Task _sending = Task.CompletedTask;
     private readonly CancellationTokenSource _flushDeadline = new();
     private long _seq;
+    private long _logged;
     private long _overflowed;
 
     /// Raised when changes from another node were lost for good (a gap the log cannot fill): sockets must refetch.
@@ -179,6 +180,7 @@ internal sealed partial class RedisChangeBridge(
                     {
                         await _redis!.GetDatabase().StreamAddAsync(Log, "m", message, maxLength: LogLength, useApproximateMaxLength: true);
                         logged = true;
+                        Interlocked.Increment(ref _logged);
                     }
 
                     await _redis!.GetSubscriber().PublishAsync(Channel, message);
@@ -393,12 +395,26 @@ internal sealed partial class RedisChangeBridge(
 
     public void ForgetSession(string pid) => Fire(db => db.KeyDelete(SessionKey(pid), CommandFlags.FireAndForget));
 
-    /// Remembers which change this node's Socket.IO offset stands for, for a client that resumes elsewhere.
-    public void RememberOffset(string offset, ChangeOrigin change, TimeSpan ttl) =>
-        Fire(db => db.StringSet(OffsetKey(_origin, offset), change.Node + ":" + change.Offset.ToString(System.Globalization.CultureInfo.InvariantCulture), ttl, flags: CommandFlags.FireAndForget));
+    /// Waits (at most <paramref name="timeout"/>) until every change this node made so far is in the log, so that a
+    /// read of the log sees them: a client resuming here must find this node's recent changes there too.
+    public async Task LoggedAsync(TimeSpan timeout)
+    {
+        var target = Volatile.Read(ref _seq) - Volatile.Read(ref _overflowed);
+        var deadline = DateTime.UtcNow + timeout;
+        while (Volatile.Read(ref _logged) < target && DateTime.UtcNow < deadline && IsConnected)
+        {
+            await Task.Delay(5);
+        }
+    }
 
-    /// The last change a client got from another node, when its pid and offset are known there; else null.
-    public async Task<ChangeOrigin?> ResumePointAsync(string pid, string offset)
+    /// Remembers which change this node's Socket.IO offset stands for, for a client that resumes elsewhere, with how
+    /// far this node's feed had come from each node (<paramref name="seen"/>: `node:offset,…`). The log is in the
+    /// order nodes wrote to it, not the order a node delivered: the per-node positions say exactly what the client had.
+    public void RememberOffset(string offset, ChangeOrigin change, string seen, TimeSpan ttl) =>
+        Fire(db => db.StringSet(OffsetKey(_origin, offset), change.Node + ":" + change.Offset.ToString(System.Globalization.CultureInfo.InvariantCulture) + "|" + seen, ttl, flags: CommandFlags.FireAndForget));
+
+    /// Where a client that got its last change from another node stands, when its pid and offset are known there.
+    public async Task<ResumePoint?> ResumePointAsync(string pid, string offset)
     {
         if (_redis is not { IsConnected: true })
         {
@@ -412,15 +428,35 @@ internal sealed partial class RedisChangeBridge(
             return null;
         }
 
+        var bar = value.IndexOf('|', StringComparison.Ordinal);
+        if (bar < 0 || ParseOrigin(value[..bar]) is not { } last)
+        {
+            return null;
+        }
+
+        var seen = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var part in value[(bar + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (ParseOrigin(part) is { } o)
+            {
+                seen[o.Node] = o.Offset;
+            }
+        }
+
+        return new ResumePoint(last, seen);
+    }
+
+    private static ChangeOrigin? ParseOrigin(string value)
+    {
         var colon = value.LastIndexOf(':');
         return colon > 0 && long.TryParse(value.AsSpan(colon + 1), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var o)
             ? new ChangeOrigin(value[..colon], o)
             : null;
     }
 
-    /// The changes logged after <paramref name="last"/>, oldest first (none when it is no longer in the log), and
-    /// the log position read up to, for <see cref="ChangesSinceAsync"/>.
-    public async Task<(List<RowChange> Changes, string? ReadUpTo)> ChangesAfterAsync(ChangeOrigin last)
+    /// The changes logged that the client has not had, oldest first (none when its last change is no longer in the
+    /// log), and the log position read up to, for <see cref="ChangesSinceAsync"/>.
+    public async Task<(List<RowChange> Changes, string? ReadUpTo)> ChangesAfterAsync(ResumePoint point)
     {
         var changes = new List<RowChange>();
         if (_redis is not { IsConnected: true })
@@ -433,45 +469,46 @@ internal sealed partial class RedisChangeBridge(
         foreach (var entry in await _redis.GetDatabase().StreamRangeAsync(Log, "-", "+"))
         {
             readUpTo = entry.Id;
-            if (found)
+            if (entry["m"] is not { IsNull: false } m)
             {
-                await AddAsync(changes, entry);
+                continue;
             }
-            else if (entry["m"] is { IsNull: false } m)
+
+            using var doc = JsonDocument.Parse((byte[])m!);
+            var origin = OriginOf(doc.RootElement);
+            if (origin == point.Last)
             {
-                using var doc = JsonDocument.Parse((byte[])m!);
-                found = OriginOf(doc.RootElement) == last;
+                found = true;
+            }
+            else if (origin is not null && point.Missed(origin, afterLast: found) && await ParseAsync(doc.RootElement) is { } change)
+            {
+                changes.Add(change);
             }
         }
 
         return found ? (changes, readUpTo) : ([], null);
     }
 
-    /// The changes logged after position <paramref name="readUpTo"/> (exclusive), oldest first.
-    public async Task<List<RowChange>> ChangesSinceAsync(string readUpTo)
+    /// The changes the client has not had, logged after position <paramref name="readUpTo"/> (exclusive), oldest first.
+    public async Task<List<RowChange>> ChangesSinceAsync(string readUpTo, ResumePoint point)
     {
         var changes = new List<RowChange>();
         if (_redis is { IsConnected: true })
         {
             foreach (var entry in await _redis.GetDatabase().StreamRangeAsync(Log, "(" + readUpTo, "+"))
             {
-                await AddAsync(changes, entry);
+                if (entry["m"] is { IsNull: false } m)
+                {
+                    using var doc = JsonDocument.Parse((byte[])m!);
+                    if (OriginOf(doc.RootElement) is { } origin && point.Missed(origin, afterLast: true) && await ParseAsync(doc.RootElement) is { } change)
+                    {
+                        changes.Add(change);
+                    }
+                }
             }
         }
 
         return changes;
-    }
-
-    private async Task AddAsync(List<RowChange> changes, StreamEntry entry)
-    {
-        if (entry["m"] is { IsNull: false } m)
-        {
-            using var doc = JsonDocument.Parse((byte[])m!);
-            if (await ParseAsync(doc.RootElement) is { } change)
-            {
-                changes.Add(change);
-            }
-        }
     }
 
     private void Fire(Action<IDatabase> command)
@@ -557,4 +594,13 @@ internal sealed partial class RedisChangeBridge(
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Dropped a malformed or unknown message on the websockets channel")]
     private static partial void LogDropped(ILogger logger);
+}
+
+/// Where a client stood when it left another node: the last change it got, and how far that node's feed had come
+/// from each node. A logged change from a node in <see cref="Seen"/> was missed when it is past that position; from
+/// any other node, when it was logged after <see cref="Last"/>.
+internal sealed record ResumePoint(ChangeOrigin Last, IReadOnlyDictionary<string, long> Seen)
+{
+    public bool Missed(ChangeOrigin change, bool afterLast) =>
+        Seen.TryGetValue(change.Node, out var seen) ? change.Offset > seen : afterLast;
 }

@@ -1,0 +1,88 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace Llana.Server.Tests.Infrastructure;
+
+/// tests/node/swarm.mjs: many official socket.io-clients in one Node process, counting the INSERT events each gets.
+public sealed class Swarm : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource<JsonElement> _report = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private Swarm(Process process)
+    {
+        _process = process;
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is not { Length: > 0 } line)
+            {
+                return;
+            }
+
+            var json = JsonDocument.Parse(line).RootElement.Clone();
+            switch (json.GetProperty("ev").GetString())
+            {
+                case "ready":
+                    _ready.TrySetResult();
+                    break;
+                case "report":
+                    _report.TrySetResult(json);
+                    break;
+            }
+        };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public static async Task<Swarm> StartAsync(IEnumerable<Uri> urls, int count, string table)
+    {
+        var start = new ProcessStartInfo("node")
+        {
+            WorkingDirectory = Path.Combine(Repository.Root, "tests", "node"),
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.ArgumentList.Add("swarm.mjs");
+        start.ArgumentList.Add(JsonSerializer.Serialize(new { urls = urls.Select(u => u.ToString().TrimEnd('/')), count, table }));
+        var swarm = new Swarm(Process.Start(start)!);
+        await swarm._ready.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        return swarm;
+    }
+
+    /// Per socket: how many times it got each id's INSERT, and how often the server told it to refetch.
+    public async Task<List<(Dictionary<string, int> Ids, int Told)>> ReportAsync()
+    {
+        _report = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        await _process.StandardInput.WriteLineAsync("report");
+        await _process.StandardInput.FlushAsync();
+        var report = await _report.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        return report.GetProperty("sockets").EnumerateArray()
+            .Select(s => (s.GetProperty("ids").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetInt32()), s.GetProperty("told").GetInt32()))
+            .ToList();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await _process.StandardInput.WriteLineAsync("exit");
+            await _process.StandardInput.FlushAsync();
+            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(5));
+        }
+        catch (Exception e) when (e is IOException or TimeoutException or InvalidOperationException)
+        {
+        }
+        finally
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+
+            _process.Dispose();
+        }
+    }
+}

@@ -143,6 +143,11 @@ public sealed class FaultTests(ITestOutputHelper output)
             output.WriteLine($"id {group.Key} (of {ids.Min(long.Parse)}..{ids.Max(long.Parse)}) missed by {group.Count()} sockets, even {group.Count(x => x.i % 2 == 0)}");
         }
 
+        foreach (var (socket, id) in report.SelectMany((s, i) => s.Ids.Where(p => p.Value > 1).Select(p => (i, p.Key))).Take(10))
+        {
+            output.WriteLine($"socket {socket} ({(socket % 2 == 0 ? "moved from A" : "on B")}) got id {id} twice (ids {ids.Min(long.Parse)}..{ids.Max(long.Parse)})");
+        }
+
         Assert.True(ids.Count > 100, $"only {ids.Count} writes were acknowledged");
         Assert.Equal(0, duplicates);
         Assert.Equal(0, missing);

@@ -37,6 +37,7 @@ public sealed class MetricsTests
         Assert.Matches("http_server_request_duration_seconds_count\\{[^}]*http_route=\"/\\{table\\}\"", text);
         Assert.Equal(1, Value(text, "llana_realtime_sockets"));
         Assert.True(Value(text, "llana_realtime_deliveries") >= 1, text);
+        Assert.True(Value(text, "llana_realtime_delivery_lag_seconds_count") >= 1, text);
     }
 
     [Fact]

@@ -18,6 +18,9 @@ public sealed record RowChange(TableSchema Table, ChangeKind Kind, object?[] Row
     /// Where the change was first published in a cluster (node and that node's offset); null for a local change.
     public ChangeOrigin? Origin { get; init; }
 
+    /// When the change entered the feed of the node that made it (that node's clock): the start of delivery lag.
+    public DateTimeOffset CommittedAt { get; init; }
+
     public string TableName => Table.Table;
 
     public string? PrimaryKey => Table.PrimaryKey;
@@ -43,7 +46,7 @@ public sealed record ChangeOrigin(string Node, long Offset);
 /// offset order; subscribers must be quick (hand the change to their own bounded queues).
 public interface IChangeFeed
 {
-    RowChange Publish(TableSchema table, ChangeKind kind, object?[] row, bool remote = false, bool partial = false, ChangeOrigin? origin = null);
+    RowChange Publish(TableSchema table, ChangeKind kind, object?[] row, bool remote = false, bool partial = false, ChangeOrigin? origin = null, DateTimeOffset? committedAt = null);
 
     IDisposable Subscribe(Action<RowChange> subscriber);
 }
@@ -54,11 +57,11 @@ public sealed class InMemoryChangeFeed : IChangeFeed
     private Action<RowChange>[] _subscribers = [];
     private long _offset;
 
-    public RowChange Publish(TableSchema table, ChangeKind kind, object?[] row, bool remote = false, bool partial = false, ChangeOrigin? origin = null)
+    public RowChange Publish(TableSchema table, ChangeKind kind, object?[] row, bool remote = false, bool partial = false, ChangeOrigin? origin = null, DateTimeOffset? committedAt = null)
     {
         lock (_gate)
         {
-            var change = new RowChange(table, kind, row, ++_offset, remote, partial) { Origin = origin };
+            var change = new RowChange(table, kind, row, ++_offset, remote, partial) { Origin = origin, CommittedAt = committedAt ?? DateTimeOffset.UtcNow };
             foreach (var subscriber in _subscribers)
             {
                 subscriber(change);

@@ -19,12 +19,20 @@ internal sealed class LlanaMetrics
     {
         _meter = factory.Create(MeterName);
         Deliveries = _meter.CreateCounter<long>("llana.realtime.deliveries", "{event}", "Change events sent to sockets (one per socket)");
+        // From the write to the socket, in seconds: most deliveries take well under 10 ms, a Redis outage minutes.
+        var buckets = new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] };
+        DeliveryLag = _meter.CreateHistogram("llana.realtime.delivery_lag", "s", "From a change entering the feed of the node that made it to its event being written to this node's sockets (across nodes, includes clock skew)", advice: buckets);
+        ClusterLag = _meter.CreateHistogram("llana.cluster.lag", "s", "From a change entering the feed of another node to its arrival here over Redis (includes clock skew)", advice: buckets);
         ChangesLost = _meter.CreateCounter<long>("llana.cluster.changes_lost", "{gap}", "Gaps in another node's changes the Redis log could not fill (sockets were told to refetch)");
     }
 
     public Counter<long> Deliveries { get; }
 
     public Counter<long> ChangesLost { get; }
+
+    public Histogram<double> DeliveryLag { get; }
+
+    public Histogram<double> ClusterLag { get; }
 
     /// A value read when metrics are collected (open sockets, Redis link state, queued changes).
     public void Observe(string name, Func<long> read, string unit, string description) =>

@@ -212,42 +212,36 @@ internal sealed partial class RealtimeGateway(
         }
 
         var rooms = state.Tables.Select(t => (state.Rows ? RowsRoom : TableRoom) + t).ToArray();
-        foreach (var room in rooms)
-        {
-            socket.Join(room);
-            _members.GetOrAdd(room, _ => new(StringComparer.Ordinal))[socket.Id] = state;
-        }
-
-        _dormant.TryRemove(socket.Id, out _);
         if (_bridge is not null && socket.Pid is { } pid)
         {
             _bridge.RememberSession(pid);
         }
 
-        if (state.ResumeAfter is not null)
-        {
-            _ = QueueResumeAsync(socket, state);
-        }
-
+        // The socket joins its rooms on the dispatcher, between two changes (see JoinAsync).
+        _changes.Writer.TryWrite(new JoinJob(socket, state, rooms));
         socket.OnDisconnect(reason =>
         {
-            // A socket that dropped (rather than left) may come back with recovery: keep judging changes for it.
-            // Dormant first, then out of the rooms: a change dispatched meanwhile must find it in one or the other,
-            // or it would be neither sent nor kept for the replay.
-            if (reason is not ("client namespace disconnect" or "server namespace disconnect"))
-            {
-                _dormant[socket.Id] = (state, DateTimeOffset.UtcNow + realtime.RecoveryWindow);
-            }
-            else if (_bridge is not null && socket.Pid is { } left)
+            if (reason is "client namespace disconnect" or "server namespace disconnect" && _bridge is not null && socket.Pid is { } left)
             {
                 _bridge.ForgetSession(left);
             }
 
-            foreach (var room in rooms)
+            lock (state.Membership)
             {
-                if (_members.TryGetValue(room, out var members))
+                // A socket that dropped (rather than left) may come back with recovery: keep judging changes for it.
+                // Dormant first, then out of the rooms: a change dispatched meanwhile must find it in one or the
+                // other, or it would be neither sent nor kept for the replay.
+                if (reason is not ("client namespace disconnect" or "server namespace disconnect"))
                 {
-                    members.TryRemove(socket.Id, out _);
+                    _dormant[socket.Id] = (state, DateTimeOffset.UtcNow + realtime.RecoveryWindow);
+                }
+
+                foreach (var room in rooms)
+                {
+                    if (_members.TryGetValue(room, out var members))
+                    {
+                        members.TryRemove(socket.Id, out _);
+                    }
                 }
             }
         });
@@ -295,6 +289,10 @@ internal sealed partial class RealtimeGateway(
 
                         await DispatchAsync(change, ct);
                     }
+                    else if (item is JoinJob join)
+                    {
+                        Join(join);
+                    }
                     else
                     {
                         await ResumeAsync((ResumeJob)item, ct);
@@ -339,6 +337,7 @@ internal sealed partial class RealtimeGateway(
         }
 
         var origin = OriginOf(change);
+        var delivered = false;
         if (ids.Count > 0)
         {
             var denied = new List<string>();
@@ -352,6 +351,7 @@ internal sealed partial class RealtimeGateway(
 
             if (denied.Count < ids.Count)
             {
+                delivered = true;
                 metrics.Deliveries.Add(ids.Count - denied.Count);
                 Remember(_sockets.To(idsRoom).Except(denied).Send(_sockets.Encode(change.TableName, Payload(change, withRow: false, null))), origin);
             }
@@ -377,10 +377,47 @@ internal sealed partial class RealtimeGateway(
 
             foreach (var (_, (fields, members)) in groups)
             {
+                delivered = true;
                 metrics.Deliveries.Add(members.Count);
                 var others = members.Count == rows.Count ? [] : rows.Where(r => !members.Contains(r.Id)).Select(r => r.Id);
                 Remember(_sockets.To(rowsRoom).Except(others).Send(_sockets.Encode(change.TableName, Payload(change, withRow: true, fields))), origin);
             }
+        }
+
+        if (delivered && change.CommittedAt != default)
+        {
+            metrics.DeliveryLag.Record((DateTimeOffset.UtcNow - change.CommittedAt).TotalSeconds);
+        }
+    }
+
+    /// A broadcast goes to the Socket.IO room minus the sockets judged out, so room membership may only change between
+    /// two dispatches: a socket that joined while a change was being judged would get it unchecked (and, resuming,
+    /// twice: live and from the log). A locally recovered socket is back in its Socket.IO rooms at once; it stays
+    /// dormant (judged as such) until this moves it to the members.
+    private void Join(JoinJob job)
+    {
+        var (socket, state, rooms) = job;
+        lock (state.Membership)
+        {
+            if (!socket.Connected)
+            {
+                // It dropped before joining; its disconnect handler has already made it dormant if it may return.
+                return;
+            }
+
+            foreach (var room in rooms)
+            {
+                _members.GetOrAdd(room, _ => new(StringComparer.Ordinal))[socket.Id] = state;
+                socket.Join(room);
+            }
+
+            _dormant.TryRemove(socket.Id, out _);
+        }
+
+        if (state.ResumeAfter is not null)
+        {
+            // From now on its live changes are held; what was logged before is read now.
+            _ = QueueResumeAsync(socket, state);
         }
     }
 
@@ -603,6 +640,9 @@ internal sealed partial class RealtimeGateway(
         // A change read from the log may still be on its way live for a few seconds after the resume.
         private static readonly TimeSpan Overlap = TimeSpan.FromSeconds(30);
         private readonly Lock _gate = new();
+
+        /// Joining the rooms and dropping out of them take this, so that one cannot undo the other.
+        public Lock Membership { get; } = new();
         private HashSet<ChangeOrigin>? _seen;
         private List<RowChange>? _held;
         private DateTimeOffset? _resumedAt;
@@ -679,6 +719,8 @@ internal sealed partial class RealtimeGateway(
     }
 
     private sealed record ResumeJob(SocketIOSocket Socket, SocketState State);
+
+    private sealed record JoinJob(SocketIOSocket Socket, SocketState State, string[] Rooms);
 
     private sealed record SocketIdentity(Caller Caller, DateTimeOffset LoadedAt, long Generation);
 }

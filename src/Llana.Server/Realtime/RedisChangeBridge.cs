@@ -59,6 +59,7 @@ internal sealed partial class RedisChangeBridge(
     private Task _subscribing = Task.CompletedTask;
     private Task _sending = Task.CompletedTask;
     private readonly CancellationTokenSource _flushDeadline = new();
+    private ClusterLog _log = null!;
     private long _seq;
     private long _logged;
     private long _overflowed;
@@ -90,6 +91,7 @@ internal sealed partial class RedisChangeBridge(
             KeepAlive = 5,
             ReconnectRetryPolicy = new ExponentialRetry(250, 5000),
         };
+        _log = new ClusterLog(Log, LogLength + (LogLength / 10), ParseAsync);
         _redis = await ConnectionMultiplexer.ConnectAsync(config);
         metrics.Observe("llana.cluster.redis_connected", () => IsConnected ? 1 : 0, "{link}", "1 while this node's link to Redis is up");
         metrics.Observe("llana.cluster.outbox", () => _outbox.Reader.Count, "{change}", "Local changes waiting to be shared over Redis");
@@ -97,6 +99,7 @@ internal sealed partial class RedisChangeBridge(
         _redis.ConnectionRestored += (_, e) =>
         {
             LogRestored(logger, settings.Host, settings.Port, _outbox.Reader.Count);
+            _log.Invalidate();
             if (e.ConnectionType == ConnectionType.Interactive)
             {
                 Reconnected?.Invoke();
@@ -214,6 +217,7 @@ internal sealed partial class RedisChangeBridge(
             w.WriteString("origin", _origin);
             w.WriteNumber("originOffset", change.Offset);
             w.WriteNumber("seq", seq);
+            w.WriteNumber("committedAt", change.CommittedAt.ToUnixTimeMilliseconds());
             w.WritePropertyName("row");
             RowJson.Write(w, change.Table, change.Row);
             w.WriteEndObject();
@@ -286,11 +290,21 @@ internal sealed partial class RedisChangeBridge(
     {
         if (await ParseAsync(json) is { } change)
         {
-            feed.Publish(change.Table, change.Kind, change.Row, remote: true, change.Partial, change.Origin);
+            Publish(change);
         }
     }
 
-    private static long? SeqOf(JsonElement json) =>
+    private void Publish(RowChange change)
+    {
+        if (change.CommittedAt != default)
+        {
+            metrics.ClusterLag.Record((DateTimeOffset.UtcNow - change.CommittedAt).TotalSeconds);
+        }
+
+        feed.Publish(change.Table, change.Kind, change.Row, remote: true, change.Partial, change.Origin, change.CommittedAt == default ? null : change.CommittedAt);
+    }
+
+    internal static long? SeqOf(JsonElement json) =>
         json.TryGetProperty("seq", out var s) && s.TryGetInt64(out var seq) ? seq : null;
 
     /// Delivers the messages of <paramref name="node"/> numbered after <paramref name="after"/> and before
@@ -298,27 +312,25 @@ internal sealed partial class RedisChangeBridge(
     /// Caller holds <see cref="_receiving"/>.
     private async Task FillFromLogAsync(string node, long after, long? before)
     {
-        var found = new SortedDictionary<long, byte[]>();
-        foreach (var entry in await _redis!.GetDatabase().StreamRangeAsync(Log, "-", "+"))
+        var found = new SortedDictionary<long, RowChange?>();
+        foreach (var entry in await _log.ReadAsync(_redis!.GetDatabase()))
         {
-            if (entry["m"] is { IsNull: false } m)
+            if (entry.Origin?.Node == node && entry.Seq is { } s && s > after && (before is null || s < before))
             {
-                var bytes = (byte[])m!;
-                using var doc = JsonDocument.Parse(bytes);
-                if (OriginOf(doc.RootElement)?.Node == node && SeqOf(doc.RootElement) is { } s && s > after && (before is null || s < before))
-                {
-                    found.TryAdd(s, bytes);
-                }
+                found.TryAdd(s, entry.Change);
             }
         }
 
         var expected = after + 1;
         var lost = false;
-        foreach (var (s, bytes) in found)
+        foreach (var (s, change) in found)
         {
             lost |= s != expected;
-            using var doc = JsonDocument.Parse(bytes);
-            await DeliverAsync(doc.RootElement);
+            if (change is not null)
+            {
+                Publish(change);
+            }
+
             _lastSeq[node] = s;
             expected = s + 1;
         }
@@ -353,7 +365,7 @@ internal sealed partial class RedisChangeBridge(
         }
     }
 
-    private static ChangeOrigin? OriginOf(JsonElement json) =>
+    internal static ChangeOrigin? OriginOf(JsonElement json) =>
         json.TryGetProperty("origin", out var origin) && origin.ValueKind == JsonValueKind.String
             ? new ChangeOrigin(origin.GetString()!, json.TryGetProperty("originOffset", out var o) && o.TryGetInt64(out var offset) ? offset : 0)
             : null;
@@ -387,7 +399,9 @@ internal sealed partial class RedisChangeBridge(
             row = found ?? table.Columns.Select(c => c == pk ? key : null).ToArray();
         }
 
-        return new RowChange(table, kind, row, 0, Remote: true, partial) { Origin = OriginOf(json) };
+        // `committedAt` (ours, Unix milliseconds) is absent from Node Llana's messages: their lag is not measured.
+        var committedAt = json.TryGetProperty("committedAt", out var at) && at.TryGetInt64(out var ms) ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : default;
+        return new RowChange(table, kind, row, 0, Remote: true, partial) { Origin = OriginOf(json), CommittedAt = committedAt };
     }
 
     /// Remembers which node holds a socket's recovery session (pid), so another node can resume it.
@@ -465,28 +479,20 @@ internal sealed partial class RedisChangeBridge(
         }
 
         var found = false;
-        string? readUpTo = null;
-        foreach (var entry in await _redis.GetDatabase().StreamRangeAsync(Log, "-", "+"))
+        var log = await _log.ReadAsync(_redis.GetDatabase());
+        foreach (var entry in log)
         {
-            readUpTo = entry.Id;
-            if (entry["m"] is not { IsNull: false } m)
-            {
-                continue;
-            }
-
-            using var doc = JsonDocument.Parse((byte[])m!);
-            var origin = OriginOf(doc.RootElement);
-            if (origin == point.Last)
+            if (entry.Origin == point.Last)
             {
                 found = true;
             }
-            else if (origin is not null && point.Missed(origin, afterLast: found) && await ParseAsync(doc.RootElement) is { } change)
+            else if (entry is { Origin: { } origin, Change: { } change } && point.Missed(origin, afterLast: found))
             {
                 changes.Add(change);
             }
         }
 
-        return found ? (changes, readUpTo) : ([], null);
+        return found ? (changes, log[^1].Id) : ([], null);
     }
 
     /// The changes the client has not had, logged after position <paramref name="readUpTo"/> (exclusive), oldest first.
@@ -495,15 +501,11 @@ internal sealed partial class RedisChangeBridge(
         var changes = new List<RowChange>();
         if (_redis is { IsConnected: true })
         {
-            foreach (var entry in await _redis.GetDatabase().StreamRangeAsync(Log, "(" + readUpTo, "+"))
+            foreach (var entry in await _log.ReadAsync(_redis.GetDatabase()))
             {
-                if (entry["m"] is { IsNull: false } m)
+                if (entry is { Origin: { } origin, Change: { } change } && ClusterLog.After(entry.Id, readUpTo) && point.Missed(origin, afterLast: true))
                 {
-                    using var doc = JsonDocument.Parse((byte[])m!);
-                    if (OriginOf(doc.RootElement) is { } origin && point.Missed(origin, afterLast: true) && await ParseAsync(doc.RootElement) is { } change)
-                    {
-                        changes.Add(change);
-                    }
+                    changes.Add(change);
                 }
             }
         }

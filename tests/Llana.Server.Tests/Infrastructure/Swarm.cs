@@ -52,17 +52,33 @@ public sealed class Swarm : IAsyncDisposable
         return swarm;
     }
 
-    /// Per socket: how many times it got each id's INSERT, and how often the server told it to refetch.
-    public async Task<List<(Dictionary<string, int> Ids, int Told)>> ReportAsync()
+    /// Per socket, against the INSERTs of <paramref name="expected"/>: how many it missed, which it got more than once
+    /// (with the connection count at each receipt), and how often the server told it to refetch.
+    public async Task<List<SocketReport>> CheckAsync(IEnumerable<string> expected)
     {
-        _report = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        await _process.StandardInput.WriteLineAsync("report");
-        await _process.StandardInput.FlushAsync();
-        var report = await _report.Task.WaitAsync(TimeSpan.FromSeconds(30));
-        return report.GetProperty("sockets").EnumerateArray()
-            .Select(s => (s.GetProperty("ids").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetInt32()), s.GetProperty("told").GetInt32()))
-            .ToList();
+        var file = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllLinesAsync(file, expected);
+            _report = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            await _process.StandardInput.WriteLineAsync("check " + file);
+            await _process.StandardInput.FlushAsync();
+            var report = await _report.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            return report.GetProperty("sockets").EnumerateArray().Select(s => new SocketReport(
+                s.GetProperty("missing").GetInt32(),
+                s.GetProperty("missingIds").EnumerateArray().Select(i => i.GetString()!).ToList(),
+                s.GetProperty("duplicateCount").GetInt32(),
+                s.GetProperty("duplicates").EnumerateArray().Select(d => $"{d.GetProperty("id").GetString()} at connections {d.GetProperty("connects")}").ToList(),
+                s.GetProperty("told").GetInt32(),
+                s.GetProperty("recovered").ToString())).ToList();
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
+
+    public sealed record SocketReport(int Missing, List<string> MissingIds, int Duplicates, List<string> DuplicateDetails, int Told, string Recovered);
 
     public async ValueTask DisposeAsync()
     {

@@ -63,7 +63,8 @@ public sealed class Swarm : IAsyncDisposable
             _report = new(TaskCreationOptions.RunContinuationsAsynchronously);
             await _process.StandardInput.WriteLineAsync("check " + file);
             await _process.StandardInput.FlushAsync();
-            var report = await _report.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            // A swarm that was saturated (the soak) may still be working through events queued before the line.
+            var report = await _report.Task.WaitAsync(TimeSpan.FromMinutes(3));
             return report.GetProperty("sockets").EnumerateArray().Select(s => new SocketReport(
                 s.GetProperty("missing").GetInt32(),
                 s.GetProperty("missingIds").EnumerateArray().Select(i => i.GetString()!).ToList(),

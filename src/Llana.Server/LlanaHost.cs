@@ -92,7 +92,7 @@ public static partial class LlanaHost
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(database);
         builder.Services.AddSingleton<SchemaCatalog>();
-        builder.Services.AddSingleton<IChangeFeed, InMemoryChangeFeed>();
+        builder.Services.AddSingleton<IChangeFeed, ChangeLog>();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(options.Auth);
         builder.Services.AddSingleton<JwtTokens>();
@@ -123,6 +123,7 @@ public static partial class LlanaHost
         builder.Services.AddSingleton<ClientAddress>();
         builder.Services.AddOptions<SocketIOOptions>().Configure<ClientAddress>((o, client) => o.ConnectionHandshakeForwarding = client.Apply);
         builder.Services.AddSingleton<LoginThrottle>();
+        WarmUp.Add(builder.Services, LlanaOptions.Duration(builder.Configuration["WARMUP"] is { Length: > 0 } warm ? warm.Trim() : null, "WARMUP", TimeSpan.FromSeconds(2)));
 
         var app = builder.Build();
         try

@@ -50,6 +50,21 @@ public sealed class ConnectContext
     /// <summary>Whether the session was recovered (middlewares run for recovered sessions only when <see cref="ConnectionStateRecoveryOptions.SkipMiddlewares"/> is off).</summary>
     public bool Recovered => Socket.Recovered;
 
+    /// <summary>
+    /// The application restored this client's state itself (for example another server of a cluster held the
+    /// session, and this one replays what the client missed): the socket keeps the <c>pid</c> the client sent, so the
+    /// client sees <c>socket.recovered === true</c> and need not refetch. Only after the client's pid and offset were
+    /// checked. No effect when recovery is off or the client sent no pid.
+    /// </summary>
+    public void ContinueSession()
+    {
+        if (Socket.Pid is not null && Auth.ValueKind == JsonValueKind.Object
+            && Auth.TryGetProperty("pid", out var pid) && pid.ValueKind == JsonValueKind.String && pid.GetString() is { Length: > 0 } value)
+        {
+            Socket.Pid = value;
+        }
+    }
+
     /// <summary>Set by <see cref="Reject"/>.</summary>
     public bool IsRejected { get; private set; }
 

@@ -68,7 +68,7 @@ public sealed class SocketIOSocket
     /// The private session id of connection state recovery (null when recovery is off). A secret the client
     /// presents to get this socket back: share it only with trusted storage.
     /// </summary>
-    public string? Pid { get; }
+    public string? Pid { get; internal set; }
 
     internal bool Registered { get; set; }
 

@@ -17,7 +17,7 @@ public sealed class ChangeFeedTests
     [Fact]
     public async Task Concurrent_publishers_get_distinct_increasing_offsets_seen_in_order()
     {
-        var feed = new InMemoryChangeFeed();
+        var feed = new ChangeLog();
         var seen = new List<long>();
         using var subscription = feed.Subscribe(c => seen.Add(c.Offset));
         await Task.WhenAll(Enumerable.Range(0, 8).Select(t => Task.Run(() =>
@@ -32,9 +32,64 @@ public sealed class ChangeFeedTests
     }
 
     [Fact]
+    public async Task Each_reader_reads_every_change_in_order_at_its_own_pace()
+    {
+        var log = new ChangeLog();
+        using var fast = log.Read();
+        using var slow = log.Read();
+        var read = new List<long>();
+        var consumer = Task.Run(async () =>
+        {
+            while (read.Count < 8000 && await fast.WaitToReadAsync(CancellationToken.None))
+            {
+                while (fast.TryRead(out var change))
+                {
+                    read.Add(change.Offset);
+                }
+            }
+        });
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(t => Task.Run(() =>
+        {
+            for (var i = 0; i < 1000; i++)
+            {
+                log.Publish(Table, ChangeKind.Insert, [(long)i, "x"]);
+            }
+        })));
+        await consumer.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(Enumerable.Range(1, 8000).Select(i => (long)i), read);
+
+        // The other reader has not read anything yet: all of it waits for it, nothing was lost.
+        Assert.Equal(8000, slow.Backlog);
+        Assert.True(slow.TryRead(out var first));
+        Assert.Equal(1, first.Offset);
+        Assert.Equal(0, slow.Skipped);
+    }
+
+    [Fact]
+    public void A_reader_that_falls_out_of_the_window_skips_and_is_told_how_much()
+    {
+        var log = new ChangeLog(window: 16);
+        using var reader = log.Read();
+        for (var i = 0; i < 40; i++)
+        {
+            log.Publish(Table, i % 2 == 0 ? ChangeKind.Insert : ChangeKind.Update, [(long)i, "x"], remote: i % 2 == 1);
+        }
+
+        Assert.True(reader.TryRead(out var change));
+        Assert.Equal(25, change.Offset); // the oldest of the last 16
+        Assert.Equal(24, reader.Skipped);
+
+        // Local changes are numbered without gaps, remote ones not at all: a consumer that shares local changes can
+        // still show receivers where it skipped.
+        Assert.Equal(13, change.LocalSequence);
+        Assert.True(reader.TryRead(out var remote));
+        Assert.Equal(0, remote.LocalSequence);
+    }
+
+    [Fact]
     public void A_change_names_its_key_as_a_string_and_unsubscribing_stops_delivery()
     {
-        var feed = new InMemoryChangeFeed();
+        var feed = new ChangeLog();
         var count = 0;
         var subscription = feed.Subscribe(_ => count++);
         var change = feed.Publish(Table, ChangeKind.Update, [101L, "Acme"]);

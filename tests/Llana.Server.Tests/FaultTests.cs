@@ -133,7 +133,7 @@ public sealed class FaultTests(ITestOutputHelper output)
     private static Dictionary<string, string?> Settings(RedisProcess redis) => new(redis.Settings) { ["SKIP_AUTH"] = "true" };
 
     /// Nothing acknowledged is missing from the database, and every subscriber got every acknowledged change once, or
-    /// was told to refetch.
+    /// was told to refetch (a server disconnect, or a reconnect with `socket.recovered` false).
     private async Task AssertInStepAsync(TestDatabase database, Swarm swarm, Traffic traffic, int minimum)
     {
         var ids = traffic.Acknowledged.ToHashSet();
@@ -164,14 +164,18 @@ public sealed class FaultTests(ITestOutputHelper output)
 
         var duplicates = report.Sum(s => s.Duplicates);
         var told = report.Count(s => s.Told > 0);
+
+        // Clients that reconnected and kept their session (socket.recovered), on the same node or on another one.
+        var resumed = report.Count(s => s.Recovered.Contains("true", StringComparison.Ordinal));
         output.WriteLine($"writes: {string.Join(", ", traffic.Statuses.OrderBy(p => p.Key).Select(p => $"{(p.Key == 0 ? "no answer" : p.Key)}: {p.Value}"))}; " +
-            $"acknowledged {ids.Count} (ids {ids.DefaultIfEmpty("0").Min(long.Parse)}..{ids.DefaultIfEmpty("0").Max(long.Parse)}), all stored; subscribers {report.Count}: missing {missing}, duplicates {duplicates}, told to refetch {told}");
+            $"acknowledged {ids.Count} (ids {ids.DefaultIfEmpty("0").Min(long.Parse)}..{ids.DefaultIfEmpty("0").Max(long.Parse)}), all stored; subscribers {report.Count}: missing {missing}, duplicates {duplicates}, told to refetch {told}, resumed {resumed}");
         foreach (var (s, i) in report.Select((s, i) => (s, i)).Where(x => x.s.Told == 0 && (x.s.Missing > 0 || x.s.Duplicates > 0)).Take(10))
         {
             output.WriteLine($"socket {i} (balancer {i % 2}, recovered at each connection {s.Recovered}): missed {s.Missing} ({string.Join(", ", s.MissingIds)}), twice {string.Join("; ", s.DuplicateDetails)}");
         }
 
         Assert.True(ids.Count > minimum, $"only {ids.Count} writes were acknowledged");
+        Assert.True(resumed > 0, "no client kept its session across a reconnect");
         Assert.Equal(0, duplicates);
         Assert.Equal(0, missing);
     }

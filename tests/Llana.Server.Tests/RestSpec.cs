@@ -39,10 +39,28 @@ public abstract class RestSpec(DemoFixture fixture)
         var page = await Http.Get("/");
         Assert.Equal(200, page.Status);
         Assert.Contains("<title>API Documentation</title>", page.Text);
-        var openApi = (await Http.Get("/openapi.json")).Json;
-        Assert.Equal("3.1.0", openApi.GetProperty("openapi").GetString());
-        Assert.True(openApi.GetProperty("paths").TryGetProperty("/Customer/", out _));
-        Assert.False(openApi.GetProperty("paths").TryGetProperty("/_llana_role/", out _));
+        var served = await Http.Get("/openapi.json");
+        Assert.StartsWith("3.1.", served.Json.GetProperty("openapi").GetString());
+
+        // Read back with Microsoft.OpenApi's reader: valid, and it describes parameters and bodies.
+        var read = Microsoft.OpenApi.OpenApiDocument.Parse(served.Text, "json");
+        Assert.Empty(read.Diagnostic!.Errors);
+        var paths = read.Document!.Paths;
+        Assert.False(paths.ContainsKey("/_llana_role/"));
+        var list = paths["/Customer/"].Operations![HttpMethod.Get];
+        var parameters = list.Parameters!.Select(p => p.Name).ToList();
+        foreach (var name in new[] { "fields", "relations", "sort", "limit", "offset", "page", "custId", "companyName" })
+        {
+            Assert.Contains(name, parameters);
+        }
+
+        Assert.Equal(Microsoft.OpenApi.ParameterStyle.DeepObject, list.Parameters!.Single(p => p.Name == "companyName").Style);
+        Assert.NotNull(paths["/Customer/"].Operations![HttpMethod.Post].RequestBody);
+        Assert.NotNull(paths["/Customer/{id}"].Operations![HttpMethod.Patch].RequestBody);
+        Assert.True(paths["/Customer/"].Operations!.ContainsKey(HttpMethod.Delete));
+        Assert.Contains("200", paths["/auth/login"].Operations![HttpMethod.Post].Responses!.Keys);
+        var customer = read.Document.Components!.Schemas!["Customer"];
+        Assert.True(customer.Properties!["custId"].ReadOnly);
 
         await using var skipped = await fixture.StartServerAsync(new Dictionary<string, string?> { ["SKIP_DOCS"] = "false" });
         Assert.Equal("{\"version\":\"1.32.0\"}", (await skipped.Http.Get("/")).Text);

@@ -406,7 +406,7 @@ public abstract class RoleSpec(DemoFixture fixture)
         var catalog = new Llana.Core.Tables.SchemaCatalog(database, options, Microsoft.Extensions.Logging.Abstractions.NullLogger<Llana.Core.Tables.SchemaCatalog>.Instance);
         await catalog.LoadAsync(CancellationToken.None);
         var clock = new ManualClock();
-        using var evaluator = new Llana.Core.Auth.PermissionEvaluator(database, catalog, new Llana.Core.Changes.InMemoryChangeFeed(), options, clock,
+        using var evaluator = new Llana.Core.Auth.PermissionEvaluator(database, catalog, new Llana.Core.Changes.ChangeLog(), options, clock,
             Microsoft.Extensions.Logging.Abstractions.NullLogger<Llana.Core.Auth.PermissionEvaluator>.Instance);
 
         Assert.Equal("USER", await evaluator.RoleAsync(userId, CancellationToken.None));

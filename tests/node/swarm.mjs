@@ -4,7 +4,8 @@
 // Prints {"ev":"ready"} once all are connected. The stdin line "check FILE" (FILE: the ids whose INSERT every socket
 // should have got, one per line) prints one JSON line, computed here so that the caller need not hold every event:
 //   {"ev":"report","sockets":[{"missing":n,"missingIds":[…up to 5],"duplicates":[{"id":…,"connects":[…]}…up to 5],
-//     "told":<server disconnects>,"recovered":[socket.recovered at each connect]},…]}
+//     "told":<times told to refetch: server disconnects, and reconnects with socket.recovered false>,
+//     "recovered":[socket.recovered at each connect]},…]}
 // "exit" ends the process.
 import { io } from "socket.io-client";
 import readline from "node:readline";
@@ -24,6 +25,8 @@ for (let i = 0; i < config.count; i++) {
   });
   socket.on("connect", () => {
     state.recovered.push(socket.recovered);
+    // A reconnect that did not recover the session: a real client refetches what it shows.
+    if (state.connects > 0 && !socket.recovered) state.told++;
     if (state.connects++ === 0 && ++connected === config.count) log({ ev: "ready" });
   });
   socket.on("disconnect", (reason) => {

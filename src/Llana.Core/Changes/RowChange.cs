@@ -18,6 +18,11 @@ public sealed record RowChange(TableSchema Table, ChangeKind Kind, object?[] Row
     /// Where the change was first published in a cluster (node and that node's offset); null for a local change.
     public ChangeOrigin? Origin { get; init; }
 
+    /// This node's count of its own (not remote) changes up to this one; 0 for a remote change. Numbers without gaps, in
+    /// offset order: a consumer that shares local changes (the cluster link) numbers them with it, so that a change it
+    /// never saw (its reader fell out of the window) still leaves a gap receivers can see.
+    public long LocalSequence { get; init; }
+
     /// When the change entered the feed of the node that made it (that node's clock): the start of delivery lag.
     public DateTimeOffset CommittedAt { get; init; }
 
@@ -42,53 +47,3 @@ public sealed record RowChange(TableSchema Table, ChangeKind Kind, object?[] Row
 /// A change's identity across nodes: the node that made the write and its offset there.
 public sealed record ChangeOrigin(string Node, long Offset);
 
-/// The in-process feed of committed writes. Publishing assigns the next offset and calls every subscriber in
-/// offset order; subscribers must be quick (hand the change to their own bounded queues).
-public interface IChangeFeed
-{
-    RowChange Publish(TableSchema table, ChangeKind kind, object?[] row, bool remote = false, bool partial = false, ChangeOrigin? origin = null, DateTimeOffset? committedAt = null);
-
-    IDisposable Subscribe(Action<RowChange> subscriber);
-}
-
-public sealed class InMemoryChangeFeed : IChangeFeed
-{
-    private readonly Lock _gate = new();
-    private Action<RowChange>[] _subscribers = [];
-    private long _offset;
-
-    public RowChange Publish(TableSchema table, ChangeKind kind, object?[] row, bool remote = false, bool partial = false, ChangeOrigin? origin = null, DateTimeOffset? committedAt = null)
-    {
-        lock (_gate)
-        {
-            var change = new RowChange(table, kind, row, ++_offset, remote, partial) { Origin = origin, CommittedAt = committedAt ?? DateTimeOffset.UtcNow };
-            foreach (var subscriber in _subscribers)
-            {
-                subscriber(change);
-            }
-
-            return change;
-        }
-    }
-
-    public IDisposable Subscribe(Action<RowChange> subscriber)
-    {
-        lock (_gate)
-        {
-            _subscribers = [.. _subscribers, subscriber];
-        }
-
-        return new Unsubscriber(this, subscriber);
-    }
-
-    private sealed class Unsubscriber(InMemoryChangeFeed feed, Action<RowChange> subscriber) : IDisposable
-    {
-        public void Dispose()
-        {
-            lock (feed._gate)
-            {
-                feed._subscribers = feed._subscribers.Where(s => s != subscriber).ToArray();
-            }
-        }
-    }
-}

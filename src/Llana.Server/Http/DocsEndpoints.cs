@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.Json;
 using Llana.Core.Auth;
 using Llana.Core.Options;
 using Llana.Core.Tables;
@@ -47,7 +46,8 @@ internal static class DocsEndpoints
         app.MapGet("/openapi.json", async (HttpContext c, SchemaCatalog catalog, IAccessPolicy policy) =>
         {
             var tables = await UsableTablesAsync(catalog, policy, HttpAuthentication.CallerOf(c), c.RequestAborted);
-            await HttpErrors.WriteJsonAsync(c, 200, w => WriteOpenApi(w, catalog, tables, options));
+            var json = OpenApiDocumentBuilder.Write(tables, catalog.Find(options.Auth.UserTable) is not null, options, Version);
+            await Results.Text(json, "application/json; charset=utf-8").ExecuteAsync(c);
         });
     }
 
@@ -79,135 +79,4 @@ internal static class DocsEndpoints
     }
 
     private static Task WriteVersionAsync(HttpContext c) => HttpErrors.WriteJsonAsync(c, 200, w => w.WriteString("version", Version));
-
-    private static void WriteOpenApi(Utf8JsonWriter w, SchemaCatalog catalog, List<(TableSchema Table, AccessLevel Level)> tables, LlanaOptions options)
-    {
-        w.WriteString("openapi", "3.1.0");
-        w.WriteStartObject("info");
-        w.WriteString("title", "Api Documentation");
-        w.WriteString("version", Version);
-        w.WriteEndObject();
-        w.WriteStartObject("paths");
-        Operation(w, "/auth/login", ("post", "Log in", "Authentication", "200"));
-        if (catalog.Find(options.Auth.UserTable) is not null)
-        {
-            Operation(w, "/auth/profile", ("get", "The signed-in user", "Authentication", "200"));
-        }
-
-        foreach (var (table, level) in tables)
-        {
-            var name = table.Table;
-            var collection = new List<(string, string, string, string)>();
-            var one = new List<(string, string, string, string)>();
-            if (level >= AccessLevel.Read)
-            {
-                collection.Add(("get", $"List {name}", name, "200"));
-                one.Add(("get", $"Get one {name}", name, "200"));
-            }
-
-            if (level >= AccessLevel.Write)
-            {
-                collection.Add(("post", $"Create {name} (one or many)", name, "201"));
-                collection.Add(("put", $"Update many {name}", name, "200"));
-                collection.Add(("patch", $"Update many {name}", name, "200"));
-                one.Add(("put", $"Update one {name}", name, "200"));
-                one.Add(("patch", $"Update one {name}", name, "200"));
-            }
-
-            if (level >= AccessLevel.Delete)
-            {
-                collection.Add(("delete", $"Delete many {name}", name, "200"));
-                one.Add(("delete", $"Delete one {name}", name, "200"));
-            }
-
-            Operation(w, $"/{name}/", [.. collection]);
-            Operation(w, $"/{name}/{{id}}", [.. one]);
-            if (level >= AccessLevel.Read)
-            {
-                Operation(w, $"/{name}/schema", ("get", $"Schema of {name}", name, "200"));
-            }
-        }
-
-        w.WriteEndObject();
-        w.WriteStartObject("components");
-        w.WriteStartObject("schemas");
-        foreach (var (table, _) in tables)
-        {
-            w.WriteStartObject(table.Table);
-            w.WriteString("type", "object");
-            w.WriteStartObject("properties");
-            foreach (var column in table.Columns)
-            {
-                w.WriteStartObject(column.Field);
-                w.WriteString("type", column.Type switch
-                {
-                    ColumnType.Number => "number",
-                    ColumnType.Boolean => "boolean",
-                    ColumnType.Json => "object",
-                    _ => "string",
-                });
-                if (column.WriteOnly)
-                {
-                    w.WriteBoolean("writeOnly", true);
-                }
-
-                if (column.Type == ColumnType.Date)
-                {
-                    w.WriteString("format", "date-time");
-                }
-
-                if (column.Enums is { Count: > 0 } values)
-                {
-                    w.WriteStartArray("enum");
-                    foreach (var value in values)
-                    {
-                        w.WriteStringValue(value);
-                    }
-
-                    w.WriteEndArray();
-                }
-
-                w.WriteEndObject();
-            }
-
-            w.WriteEndObject();
-            w.WriteEndObject();
-        }
-
-        w.WriteEndObject();
-        w.WriteStartObject("securitySchemes");
-        w.WriteStartObject("bearerAuth");
-        w.WriteString("type", "http");
-        w.WriteString("scheme", "bearer");
-        w.WriteString("bearerFormat", "JWT");
-        w.WriteEndObject();
-        w.WriteStartObject("apiKeyAuth");
-        w.WriteString("type", "apiKey");
-        w.WriteString("name", options.Auth.ApiKeyName);
-        w.WriteString("in", options.Auth.ApiKeyLocation.ToString().ToLowerInvariant());
-        w.WriteEndObject();
-        w.WriteEndObject();
-        w.WriteEndObject();
-    }
-
-    private static void Operation(Utf8JsonWriter w, string path, params (string Method, string Summary, string Tag, string Status)[] operations)
-    {
-        w.WriteStartObject(path);
-        foreach (var (method, summary, tag, status) in operations)
-        {
-            w.WriteStartObject(method);
-            w.WriteString("summary", summary);
-            w.WriteStartArray("tags");
-            w.WriteStringValue(tag);
-            w.WriteEndArray();
-            w.WriteStartObject("responses");
-            w.WriteStartObject(status);
-            w.WriteString("description", "OK");
-            w.WriteEndObject();
-            w.WriteEndObject();
-            w.WriteEndObject();
-        }
-
-        w.WriteEndObject();
-    }
 }

@@ -35,8 +35,8 @@ internal sealed partial class RealtimeGateway(
     private const string TableRoom = "t:";
     private const string RowsRoom = "r:";
 
-    // Changes and resume jobs, one dispatcher: both reach a socket in the order they were queued.
-    private readonly Channel<object> _changes = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
+    // One dispatcher reads the change log and runs the socket jobs (join, resume) between two changes.
+    private readonly Channel<object> _jobs = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
     private readonly RedisChangeBridge? _bridge = services.GetService<RedisChangeBridge>();
     private readonly CancellationTokenSource _stopping = new();
     private readonly PermissionEvaluator? _evaluator = policy as PermissionEvaluator;
@@ -48,7 +48,7 @@ internal sealed partial class RealtimeGateway(
     // How far this node's feed has come from each node (cluster only; read and written by the dispatcher alone).
     private readonly Dictionary<string, long> _fed = new(StringComparer.Ordinal);
     private SocketIONamespace _sockets = null!;
-    private IDisposable? _subscription;
+    private ChangeReader? _reader;
     private Task _dispatcher = Task.CompletedTask;
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -58,9 +58,8 @@ internal sealed partial class RealtimeGateway(
         _sockets.Use(ConnectAsync);
         _sockets.OnConnection(OnConnection);
 
-        // The feed calls back under its lock, in offset order: hand over and return at once.
-        _subscription = feed.Subscribe(change => _changes.Writer.TryWrite(change));
-        _dispatcher = DispatchLoopAsync(_stopping.Token);
+        _reader = feed.Read();
+        _dispatcher = DispatchLoopAsync(_reader, _stopping.Token);
         if (_bridge is not null)
         {
             _bridge.ChangesLost += OnChangesLost;
@@ -101,8 +100,7 @@ internal sealed partial class RealtimeGateway(
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        _subscription?.Dispose();
-        _changes.Writer.TryComplete();
+        _jobs.Writer.TryComplete();
         await _stopping.CancelAsync();
         try
         {
@@ -112,6 +110,7 @@ internal sealed partial class RealtimeGateway(
         {
         }
 
+        _reader?.Dispose();
         _stopping.Dispose();
     }
 
@@ -189,6 +188,12 @@ internal sealed partial class RealtimeGateway(
             readUpTo = null;
         }
 
+        if (resumeAfter is not null)
+        {
+            // It gets what it missed here: its client may keep its state (`socket.recovered` is true).
+            context.ContinueSession();
+        }
+
         context.Data = new SocketState(caller, tables.Select(t => t.Table).ToArray(), WantsRows(context), caller.ExpiresAt)
         {
             ResumeAfter = resumeAfter,
@@ -218,7 +223,7 @@ internal sealed partial class RealtimeGateway(
         }
 
         // The socket joins its rooms on the dispatcher, between two changes (see JoinAsync).
-        _changes.Writer.TryWrite(new JoinJob(socket, state, rooms));
+        _jobs.Writer.TryWrite(new JoinJob(socket, state, rooms));
         socket.OnDisconnect(reason =>
         {
             if (reason is "client namespace disconnect" or "server namespace disconnect" && _bridge is not null && socket.Pid is { } left)
@@ -269,40 +274,78 @@ internal sealed partial class RealtimeGateway(
     /// <summary>Changes waiting together are sent in one batch of at most this many: one write per socket for all of them.</summary>
     private const int DispatchBatch = 64;
 
-    private async Task DispatchLoopAsync(CancellationToken ct)
+    private async Task DispatchLoopAsync(ChangeReader reader, CancellationToken ct)
     {
-        var reader = _changes.Reader;
-        while (await reader.WaitToReadAsync(ct))
+        var skipped = 0L;
+        Task<bool>? changes = null;
+        while (!ct.IsCancellationRequested)
         {
-            using var batch = io.BatchSends();
-            for (var n = 0; n < DispatchBatch && reader.TryRead(out var item); n++)
+            while (_jobs.Reader.TryRead(out var job))
             {
-                try
-                {
-                    if (item is RowChange change)
-                    {
-                        if (OriginOf(change) is { } from)
-                        {
-                            // Dispatch runs in feed order: every change from this node up to here has been judged.
-                            _fed[from.Node] = from.Offset;
-                        }
+                await RunAsync(job, ct);
+            }
 
-                        await DispatchAsync(change, ct);
-                    }
-                    else if (item is JoinJob join)
-                    {
-                        Join(join);
-                    }
-                    else
-                    {
-                        await ResumeAsync((ResumeJob)item, ct);
-                    }
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
+            using (io.BatchSends())
+            {
+                for (var n = 0; n < DispatchBatch && reader.TryRead(out var change); n++)
                 {
-                    LogDispatchFailed(logger, (item as RowChange)?.TableName ?? "a resumed socket", e);
+                    await RunAsync(change, ct);
                 }
             }
+
+            if (reader.Skipped != skipped)
+            {
+                // This node's dispatcher fell out of the change log's window: its sockets missed changes.
+                skipped = reader.Skipped;
+                LogSkipped(logger, skipped);
+                OnChangesLost();
+            }
+
+            if (reader.Backlog == 0 && !_jobs.Reader.TryPeek(out _))
+            {
+                // A wait on the log is kept until it completes: two waits on one reader could lose a wake-up.
+                changes ??= reader.WaitToReadAsync(ct).AsTask();
+                var jobs = _jobs.Reader.WaitToReadAsync(ct).AsTask();
+                var first = await Task.WhenAny(changes, jobs);
+                if (changes.IsCompleted)
+                {
+                    changes = null;
+                }
+
+                if (first == jobs && !await jobs)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    private async ValueTask RunAsync(object item, CancellationToken ct)
+    {
+        try
+        {
+            switch (item)
+            {
+                case RowChange change:
+                    if (OriginOf(change) is { } from)
+                    {
+                        // Dispatch runs in log order: every change from this node up to here has been judged.
+                        _fed[from.Node] = from.Offset;
+                    }
+
+                    await DispatchAsync(change, ct);
+                    break;
+                case JoinJob join:
+                    Join(join);
+                    break;
+                case ResumeJob resume:
+                    await ResumeAsync(resume, ct);
+                    break;
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogDispatchFailed(logger, (item as RowChange)?.TableName ?? "a socket job", e);
         }
     }
 
@@ -461,7 +504,7 @@ internal sealed partial class RealtimeGateway(
             LogDispatchFailed(logger, "a resumed socket", e);
         }
 
-        _changes.Writer.TryWrite(new ResumeJob(socket, state));
+        _jobs.Writer.TryWrite(new ResumeJob(socket, state));
     }
 
     /// A socket that dropped on another node (which may be gone) resumes here: the changes it missed come from the
@@ -630,6 +673,9 @@ internal sealed partial class RealtimeGateway(
         (context.Auth.ValueKind == JsonValueKind.Object && context.Auth.TryGetProperty("x-llana-rows", out var rows)
             && (rows.ValueKind == JsonValueKind.True || (rows.ValueKind == JsonValueKind.String && rows.GetString() == "true")))
         || context.Headers["x-llana-rows"].ToString() == "true";
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Realtime dispatch fell out of the change log's window ({Skipped} changes skipped so far): disconnecting sockets so clients refetch")]
+    private static partial void LogSkipped(ILogger logger, long skipped);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Realtime dispatch failed for a change of {Table}")]
     private static partial void LogDispatchFailed(ILogger logger, string table, Exception exception);

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Threading.Channels;
 using Llana.Core.Changes;
 using Llana.Core.Tables;
 using Llana.Data;
@@ -28,12 +27,12 @@ internal sealed record RedisSettings(string Host, int Port, string? User, string
 /// `{tableName, publishType, primaryKey, id}`: both can share one Redis. A node skips its own messages (it has
 /// already delivered them locally).
 ///
-/// Nothing is lost silently. Local changes wait in a bounded outbox, sent in order by one loop (XADD to the log, then
-/// PUBLISH), so a write never waits on Redis and what could not be sent while Redis was down goes out when it is
-/// back. Each node numbers what it sends (`seq`); a receiver delivers each number once, in order, fills a gap from
+/// Nothing is lost silently. A write never waits on Redis: one loop reads the node's change log and shares each local
+/// change in order (XADD to the log, then PUBLISH); what could not be sent while Redis was down goes out when it is
+/// back. Each node numbers what it shares (`seq`); a receiver delivers each number once, in order, fills a gap from
 /// the log, and catches up from the log when its own link comes back. A gap the log cannot fill (the log was lost
-/// with a Redis restart, or the outbox overflowed) raises <see cref="ChangesLost"/>: the gateway then disconnects its
-/// sockets, which refetch.
+/// with a Redis restart, or the sender fell out of its change log's window) raises <see cref="ChangesLost"/>: the
+/// gateway then disconnects its sockets, which refetch.
 internal sealed partial class RedisChangeBridge(
     RedisSettings settings, IChangeFeed feed, SchemaCatalog catalog, Database database, Http.LlanaMetrics metrics, ILogger<RedisChangeBridge> logger)
     : IHostedService, IAsyncDisposable
@@ -46,23 +45,20 @@ internal sealed partial class RedisChangeBridge(
     private const int LogLength = 10_000;
     private static readonly TimeSpan SessionTtl = TimeSpan.FromDays(1);
 
-    private const int OutboxCapacity = 10_000;
-
     private readonly string _origin = Guid.NewGuid().ToString("N")[..16];
-    private readonly Channel<byte[]> _outbox = System.Threading.Channels.Channel.CreateBounded<byte[]>(
-        new BoundedChannelOptions(OutboxCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
     private readonly SemaphoreSlim _receiving = new(1, 1);
     private readonly Dictionary<string, long> _lastSeq = new(StringComparer.Ordinal);
     private ConnectionMultiplexer? _redis;
-    private IDisposable? _feedSubscription;
+    private ChangeReader? _reader;
     private readonly CancellationTokenSource _stopping = new();
     private Task _subscribing = Task.CompletedTask;
     private Task _sending = Task.CompletedTask;
     private readonly CancellationTokenSource _flushDeadline = new();
+    private readonly CancellationTokenSource _stopSending = new();
+    private long _stopAt = long.MaxValue;
+    private long _sharedUpTo;
+    private long _skipped;
     private ClusterLog _log = null!;
-    private long _seq;
-    private long _logged;
-    private long _overflowed;
 
     /// Raised when changes from another node were lost for good (a gap the log cannot fill): sockets must refetch.
     public event Action? ChangesLost;
@@ -94,11 +90,11 @@ internal sealed partial class RedisChangeBridge(
         _log = new ClusterLog(Log, LogLength + (LogLength / 10), ParseAsync);
         _redis = await ConnectionMultiplexer.ConnectAsync(config);
         metrics.Observe("llana.cluster.redis_connected", () => IsConnected ? 1 : 0, "{link}", "1 while this node's link to Redis is up");
-        metrics.Observe("llana.cluster.outbox", () => _outbox.Reader.Count, "{change}", "Local changes waiting to be shared over Redis");
+        metrics.Observe("llana.cluster.outbox", () => _reader?.Backlog ?? 0, "{change}", "Changes of this node's log the cluster link has not shared over Redis yet");
         _redis.ConnectionFailed += (_, e) => LogLost(logger, settings.Host, settings.Port, e.FailureType.ToString());
         _redis.ConnectionRestored += (_, e) =>
         {
-            LogRestored(logger, settings.Host, settings.Port, _outbox.Reader.Count);
+            LogRestored(logger, settings.Host, settings.Port, _reader?.Backlog ?? 0);
             _log.Invalidate();
             if (e.ConnectionType == ConnectionType.Interactive)
             {
@@ -118,8 +114,8 @@ internal sealed partial class RedisChangeBridge(
 
         // Subscribe before sharing anything, so no change published after start is missed here.
         _subscribing = SubscribeAsync(_stopping.Token);
-        _feedSubscription = feed.Subscribe(OnLocalChange);
-        _sending = SendLoopAsync();
+        _reader = feed.Read();
+        _sending = SendLoopAsync(_reader);
     }
 
     // Redis may be down at start: keep trying in the background. Once subscribed, the client library
@@ -151,54 +147,66 @@ internal sealed partial class RedisChangeBridge(
         }
     }
 
-    // Runs under the feed's lock, in offset order: numbering here keeps `seq` in commit order.
-    private void OnLocalChange(RowChange change)
+    /// Shares this node's changes in log order: the Redis log first (so a receiver that sees a gap can fill it), then
+    /// the channel. Writes never wait for this: while Redis is down the changes wait in the node's change log (its
+    /// window is the bound) and are retried; on stop, what was appended is sent until the host gives up. Each change
+    /// carries its local sequence as `seq`: one this reader never saw (it fell out of the window) leaves a gap that
+    /// receivers detect, and they tell their sockets to refetch.
+    private async Task SendLoopAsync(ChangeReader reader)
     {
-        if (change.Remote)
+        while (true)
         {
-            return;
-        }
+            while (reader.TryRead(out var change))
+            {
+                if (reader.Skipped != _skipped)
+                {
+                    _skipped = reader.Skipped;
+                    LogOverflow(logger, _skipped);
+                }
 
-        var message = Serialize(change, ++_seq);
-        if (!_outbox.Writer.TryWrite(message) && Interlocked.Increment(ref _overflowed) == 1)
-        {
-            // The number is spent anyway: receivers see the gap and tell their sockets.
-            LogOverflow(logger, OutboxCapacity);
+                if (!change.Remote && !await ShareAsync(Serialize(change, change.LocalSequence)))
+                {
+                    return;
+                }
+
+                Volatile.Write(ref _sharedUpTo, change.Offset);
+            }
+
+            if (reader.Position > Volatile.Read(ref _stopAt))
+            {
+                return;
+            }
+
+            await reader.WaitToReadAsync(_stopSending.Token);
         }
     }
 
-    /// Sends the outbox in order: log first (so a receiver that sees a gap can fill it), then the channel. While Redis
-    /// is down the message waits here and is retried; on stop, what is queued is sent until the host gives up.
-    private async Task SendLoopAsync()
+    /// XADD then PUBLISH, retried until they succeed; false when the shutdown deadline came first.
+    private async Task<bool> ShareAsync(byte[] message)
     {
-        while (await _outbox.Reader.WaitToReadAsync(CancellationToken.None))
+        var logged = false;
+        while (true)
         {
-            var message = await _outbox.Reader.ReadAsync(CancellationToken.None);
-            var logged = false;
-            while (true)
+            try
+            {
+                if (!logged)
+                {
+                    await _redis!.GetDatabase().StreamAddAsync(Log, "m", message, maxLength: LogLength, useApproximateMaxLength: true);
+                    logged = true;
+                }
+
+                await _redis!.GetSubscriber().PublishAsync(Channel, message);
+                return true;
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException)
             {
                 try
                 {
-                    if (!logged)
-                    {
-                        await _redis!.GetDatabase().StreamAddAsync(Log, "m", message, maxLength: LogLength, useApproximateMaxLength: true);
-                        logged = true;
-                        Interlocked.Increment(ref _logged);
-                    }
-
-                    await _redis!.GetSubscriber().PublishAsync(Channel, message);
-                    break;
+                    await Task.Delay(TimeSpan.FromMilliseconds(250), _flushDeadline.Token);
                 }
-                catch (Exception e) when (e is RedisException or TimeoutException)
+                catch (OperationCanceledException)
                 {
-                    try
-                    {
-                        await Task.Delay(TimeSpan.FromMilliseconds(250), _flushDeadline.Token);
-                    }
-                    catch (OperationCanceledException)
-                    {
-                        return;
-                    }
+                    return false;
                 }
             }
         }
@@ -413,9 +421,9 @@ internal sealed partial class RedisChangeBridge(
     /// read of the log sees them: a client resuming here must find this node's recent changes there too.
     public async Task LoggedAsync(TimeSpan timeout)
     {
-        var target = Volatile.Read(ref _seq) - Volatile.Read(ref _overflowed);
+        var target = feed.Head;
         var deadline = DateTime.UtcNow + timeout;
-        while (Volatile.Read(ref _logged) < target && DateTime.UtcNow < deadline && IsConnected)
+        while (Volatile.Read(ref _sharedUpTo) < target && DateTime.UtcNow < deadline && IsConnected)
         {
             await Task.Delay(5);
         }
@@ -549,15 +557,15 @@ internal sealed partial class RedisChangeBridge(
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        _feedSubscription?.Dispose();
-        _feedSubscription = null;
-
-        // Send what is queued, until the host's shutdown timeout.
-        _outbox.Writer.TryComplete();
+        // Share what was appended up to now, until the host's shutdown timeout.
+        Volatile.Write(ref _stopAt, feed.Head);
+        await _stopSending.CancelAsync();
         await using (cancellationToken.Register(() => _flushDeadline.Cancel()))
         {
             await _sending;
         }
+
+        _reader?.Dispose();
 
         await _stopping.CancelAsync();
         await _subscribing;
@@ -569,9 +577,10 @@ internal sealed partial class RedisChangeBridge(
 
     public async ValueTask DisposeAsync()
     {
-        _feedSubscription?.Dispose();
+        _reader?.Dispose();
         _stopping.Dispose();
         _flushDeadline.Dispose();
+        _stopSending.Dispose();
         _receiving.Dispose();
         if (_redis is not null)
         {
@@ -586,10 +595,10 @@ internal sealed partial class RedisChangeBridge(
     private static partial void LogLost(ILogger logger, string host, int port, string failure);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Redis at {Host}:{Port} is back ({Queued} local changes queued to be shared)")]
-    private static partial void LogRestored(ILogger logger, string host, int port, int queued);
+    private static partial void LogRestored(ILogger logger, string host, int port, long queued);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "More than {Capacity} changes waited for Redis: later ones are not shared, and other nodes disconnect their sockets so clients refetch")]
-    private static partial void LogOverflow(ILogger logger, int capacity);
+    [LoggerMessage(Level = LogLevel.Error, Message = "The cluster link fell out of the change log's window ({Skipped} changes skipped so far): those are not shared, and other nodes disconnect their sockets so clients refetch")]
+    private static partial void LogOverflow(ILogger logger, long skipped);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Changes from another node were lost ({Detail}): disconnecting sockets so clients refetch")]
     private static partial void LogGapUnfilled(ILogger logger, string detail);

@@ -48,6 +48,9 @@ public sealed class LlanaServer : IAsyncDisposable
             ["DATABASE_URI"] = databaseUri,
             ["urls"] = "http://127.0.0.1:0",
             ["Logging:LogLevel:Default"] = "Warning",
+
+            // Hundreds of servers start in the suite; StartupTests covers the warm-up.
+            ["WARMUP"] = "0",
         };
         foreach (var (k, v) in settings ?? new Dictionary<string, string?>())
         {

@@ -1,0 +1,214 @@
+using Llana.Data.Schema;
+
+namespace Llana.Core.Changes;
+
+/// The node's ordered log of committed changes (design.md, "The change pipeline"). Sources append (API writes; remote
+/// changes from the cluster link); each consumer (realtime dispatch, cluster link) reads at its own pace with its own
+/// <see cref="ChangeReader"/>, on its own task: no consumer's work runs inside the writer's request or under the log's
+/// lock, and a slow consumer slows neither writes nor the others.
+public interface IChangeFeed
+{
+    /// The single append point: assigns the next offset (and, for a local change, the next local sequence).
+    RowChange Publish(TableSchema table, ChangeKind kind, object?[] row, bool remote = false, bool partial = false, ChangeOrigin? origin = null, DateTimeOffset? committedAt = null);
+
+    /// Offset of the last change appended (0 before the first).
+    long Head { get; }
+
+    /// A cursor that reads every change appended from now on, in offset order.
+    ChangeReader Read();
+
+    /// Calls <paramref name="observer"/> inside <see cref="Publish"/>, before it returns: only for in-memory cache
+    /// invalidation that must hold for the writer's very next request (role rules, users). No I/O.
+    IDisposable Subscribe(Action<RowChange> observer);
+}
+
+/// <see cref="IChangeFeed"/> over a ring of the last <see cref="Window"/> changes. A reader that falls further behind
+/// than the window skips what was overwritten and is told how much (<see cref="ChangeReader.Skipped"/>): memory stays
+/// bounded, and the loss is never silent.
+public sealed class ChangeLog(int window = ChangeLog.DefaultWindow) : IChangeFeed
+{
+    public const int DefaultWindow = 1 << 16;
+
+    private readonly Lock _gate = new();
+    private readonly RowChange?[] _ring = new RowChange?[window];
+    private Action<RowChange>[] _observers = [];
+    private ChangeReader[] _readers = [];
+    private long _head;
+    private long _localSequence;
+
+    public int Window => _ring.Length;
+
+    /// Offset of the last change appended (0 before the first).
+    public long Head => Volatile.Read(ref _head);
+
+    public RowChange Publish(TableSchema table, ChangeKind kind, object?[] row, bool remote = false, bool partial = false, ChangeOrigin? origin = null, DateTimeOffset? committedAt = null)
+    {
+        RowChange change;
+        ChangeReader[] readers;
+        lock (_gate)
+        {
+            var offset = _head + 1;
+            change = new RowChange(table, kind, row, offset, remote, partial)
+            {
+                Origin = origin,
+                CommittedAt = committedAt ?? DateTimeOffset.UtcNow,
+                LocalSequence = remote ? 0 : ++_localSequence,
+            };
+            _ring[offset % _ring.Length] = change;
+            Volatile.Write(ref _head, offset);
+            foreach (var observer in _observers)
+            {
+                observer(change);
+            }
+
+            readers = _readers;
+        }
+
+        foreach (var reader in readers)
+        {
+            reader.Ring();
+        }
+
+        return change;
+    }
+
+    public ChangeReader Read()
+    {
+        lock (_gate)
+        {
+            var reader = new ChangeReader(this, _head + 1);
+            _readers = [.. _readers, reader];
+            return reader;
+        }
+    }
+
+    public IDisposable Subscribe(Action<RowChange> observer)
+    {
+        lock (_gate)
+        {
+            _observers = [.. _observers, observer];
+        }
+
+        return new Unsubscriber(() =>
+        {
+            lock (_gate)
+            {
+                _observers = _observers.Where(o => o != observer).ToArray();
+            }
+        });
+    }
+
+    internal void Remove(ChangeReader reader)
+    {
+        lock (_gate)
+        {
+            _readers = _readers.Where(r => r != reader).ToArray();
+        }
+    }
+
+    /// The change at <paramref name="offset"/>, or null when it has been overwritten (or not appended yet).
+    internal RowChange? At(long offset)
+    {
+        var change = Volatile.Read(ref _ring[offset % _ring.Length]);
+        return change?.Offset == offset ? change : null;
+    }
+
+    private sealed class Unsubscriber(Action dispose) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                dispose();
+            }
+        }
+    }
+}
+
+/// One consumer's cursor on a <see cref="ChangeLog"/>: single reader, in offset order.
+public sealed class ChangeReader : IDisposable
+{
+    private readonly ChangeLog _log;
+    private readonly SemaphoreSlim _doorbell = new(0, 1);
+    private long _next;
+    private long _skipped;
+
+    internal ChangeReader(ChangeLog log, long next)
+    {
+        _log = log;
+        _next = next;
+    }
+
+    /// Changes this reader never saw because it fell more than the log's window behind (it jumped ahead).
+    public long Skipped => Volatile.Read(ref _skipped);
+
+    /// Offset of the next change this reader will return.
+    public long Position => Volatile.Read(ref _next);
+
+    /// Changes appended and not read yet.
+    public long Backlog => Math.Max(0, _log.Head - Position + 1);
+
+    public bool TryRead(out RowChange change)
+    {
+        while (true)
+        {
+            var head = _log.Head;
+            if (_next > head)
+            {
+                change = null!;
+                return false;
+            }
+
+            if (_log.At(_next) is { } found)
+            {
+                change = found;
+                Volatile.Write(ref _next, _next + 1);
+                return true;
+            }
+
+            // Overwritten: jump to the oldest change still in the window, counting what was lost.
+            var oldest = Math.Max(_next + 1, head - _log.Window + 1);
+            Interlocked.Add(ref _skipped, oldest - _next);
+            Volatile.Write(ref _next, oldest);
+        }
+    }
+
+    /// Completes when a change is there to read (true), or false when <paramref name="ct"/> is cancelled.
+    public async ValueTask<bool> WaitToReadAsync(CancellationToken ct)
+    {
+        while (_next > _log.Head)
+        {
+            try
+            {
+                await _doorbell.WaitAsync(ct);
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// Wakes the reader (called after an append; at most one wake-up is kept).
+    internal void Ring()
+    {
+        if (_doorbell.CurrentCount == 0)
+        {
+            try
+            {
+                _doorbell.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+                // Another append rang it first: one wake-up is enough, the reader reads up to the head.
+            }
+        }
+    }
+
+    // The doorbell is not disposed: an append may still ring it after this (it holds no wait handle).
+    public void Dispose() => _log.Remove(this);
+}

@@ -131,7 +131,9 @@ public sealed class ChangeLog(int window = ChangeLog.DefaultWindow) : IChangeFee
 public sealed class ChangeReader : IDisposable
 {
     private readonly ChangeLog _log;
-    private readonly SemaphoreSlim _doorbell = new(0, 1);
+    // At most one pending wake-up; ringing a bell that already rings costs nothing (no lock, no exception).
+    private readonly System.Threading.Channels.Channel<bool> _doorbell = System.Threading.Channels.Channel.CreateBounded<bool>(
+        new System.Threading.Channels.BoundedChannelOptions(1) { FullMode = System.Threading.Channels.BoundedChannelFullMode.DropWrite, SingleReader = true });
     private long _next;
     private long _skipped;
 
@@ -182,33 +184,24 @@ public sealed class ChangeReader : IDisposable
         {
             try
             {
-                await _doorbell.WaitAsync(ct);
+                if (!await _doorbell.Reader.WaitToReadAsync(ct))
+                {
+                    return false;
+                }
             }
             catch (OperationCanceledException)
             {
                 return false;
             }
+
+            _doorbell.Reader.TryRead(out _);
         }
 
         return true;
     }
 
-    /// Wakes the reader (called after an append; at most one wake-up is kept).
-    internal void Ring()
-    {
-        if (_doorbell.CurrentCount == 0)
-        {
-            try
-            {
-                _doorbell.Release();
-            }
-            catch (SemaphoreFullException)
-            {
-                // Another append rang it first: one wake-up is enough, the reader reads up to the head.
-            }
-        }
-    }
+    /// Wakes the reader (called after an append).
+    internal void Ring() => _doorbell.Writer.TryWrite(true);
 
-    // The doorbell is not disposed: an append may still ring it after this (it holds no wait handle).
     public void Dispose() => _log.Remove(this);
 }

@@ -53,10 +53,22 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
         return await ReadRowsAsync(reader, columns, ct);
     }, ct);
 
-    /// Inserts one row and returns it as stored (defaults and generated key filled).
-    public Task<object?[]> InsertAsync(TableSchema table, IReadOnlyList<(ColumnSchema Column, object? Value)> values, CancellationToken ct) => WriteAsync(async connection =>
+    /// Inserts one row and returns it as stored (defaults and generated key filled). <paramref name="hook"/>, when
+    /// given, runs in the same transaction before it commits.
+    public Task<object?[]> InsertAsync(TableSchema table, IReadOnlyList<(ColumnSchema Column, object? Value)> values, CancellationToken ct, WriteHook? hook = null) =>
+        WriteAsync(async connection =>
+        {
+            await using var transaction = hook is null ? null : await connection.BeginTransactionAsync(ct);
+            var row = await InsertRowAsync(connection, transaction, table, values, ct);
+            await FinishAsync(connection, transaction, hook, row, ct);
+            return row;
+        }, ct);
+
+    private async Task<object?[]> InsertRowAsync(
+        DbConnection connection, DbTransaction? transaction, TableSchema table, IReadOnlyList<(ColumnSchema Column, object? Value)> values, CancellationToken ct)
     {
         await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
         var sql = new SqlBuilder(Dialect, command);
         sql.Append("INSERT INTO ").Identifier(table.Table);
         if (values.Count == 0)
@@ -115,14 +127,31 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
 
             return (await ReadRowsAsync(reader, table.Columns, ct))[0];
         }
-    }, ct);
+    }
+
+    /// Runs the hook and commits, when the write has a transaction of its own.
+    private static async Task FinishAsync(DbConnection connection, DbTransaction? transaction, WriteHook? hook, object?[] row, CancellationToken ct)
+    {
+        if (transaction is null)
+        {
+            return;
+        }
+
+        if (hook is not null)
+        {
+            await hook(connection, transaction, row, ct);
+        }
+
+        await transaction.CommitAsync(ct);
+    }
 
     /// Updates the rows matching <paramref name="where"/> (a primary-key condition, plus any access filter) and
     /// returns the row after the write, or null when nothing matched.
     public Task<object?[]?> UpdateAsync(
-        TableSchema table, IReadOnlyList<Filter> where, IReadOnlyList<(ColumnSchema Column, object? Value)> values, CancellationToken ct) => WriteAsync(async connection =>
+        TableSchema table, IReadOnlyList<Filter> where, IReadOnlyList<(ColumnSchema Column, object? Value)> values, CancellationToken ct,
+        WriteHook? hook = null) => WriteAsync(async connection =>
     {
-        await using var transaction = Dialect.SupportsReturning ? null : await connection.BeginTransactionAsync(ct);
+        await using var transaction = Dialect.SupportsReturning && hook is null ? null : await connection.BeginTransactionAsync(ct);
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
         var sql = new SqlBuilder(Dialect, command);
@@ -133,34 +162,42 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
         }
 
         sql.Where(where);
+        object?[]? row;
         if (Dialect.SupportsReturning)
         {
-            return await ReturningAsync(sql, command, table, ct);
+            row = await ReturningAsync(sql, command, table, ct);
         }
-
-        sql.Finish();
-        if (await command.ExecuteNonQueryAsync(ct) == 0)
+        else
         {
-            return null;
+            sql.Finish();
+            if (await command.ExecuteNonQueryAsync(ct) == 0)
+            {
+                return null;
+            }
+
+            // The key may have been changed by this very update: read back by the new value when it was set.
+            var pk = table.PrimaryKeyColumn!;
+            var newKey = values.FirstOrDefault(v => v.Column == pk);
+            var keyFilter = newKey.Column is null ? where[0] : new Filter(pk, FilterOperator.Equals, newKey.Value);
+            row = await SelectInTransactionAsync(connection, transaction!, table, [keyFilter], ct);
         }
 
-        // The key may have been changed by this very update: read back by the new value when it was set.
-        var pk = table.PrimaryKeyColumn!;
-        var newKey = values.FirstOrDefault(v => v.Column == pk);
-        var keyFilter = newKey.Column is null ? where[0] : new Filter(pk, FilterOperator.Equals, newKey.Value);
-        var row = await SelectInTransactionAsync(connection, transaction!, table, [keyFilter], ct);
-        await transaction!.CommitAsync(ct);
+        if (row is not null)
+        {
+            await FinishAsync(connection, transaction, hook, row, ct);
+        }
+
         return row;
     }, ct);
 
     /// Deletes the rows matching <paramref name="where"/> and returns the row as it was, or null when nothing matched.
-    public Task<object?[]?> DeleteAsync(TableSchema table, IReadOnlyList<Filter> where, CancellationToken ct) => WriteAsync(async connection =>
+    public Task<object?[]?> DeleteAsync(TableSchema table, IReadOnlyList<Filter> where, CancellationToken ct, WriteHook? hook = null) => WriteAsync(async connection =>
     {
-        await using var transaction = Dialect.SupportsReturning ? null : await connection.BeginTransactionAsync(ct);
+        await using var transaction = Dialect.SupportsReturning && hook is null ? null : await connection.BeginTransactionAsync(ct);
         object?[]? before = null;
-        if (transaction is not null)
+        if (!Dialect.SupportsReturning)
         {
-            before = await SelectInTransactionAsync(connection, transaction, table, where, ct, forUpdate: true);
+            before = await SelectInTransactionAsync(connection, transaction!, table, where, ct, forUpdate: true);
             if (before is null)
             {
                 return null;
@@ -173,12 +210,19 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
         sql.Append("DELETE FROM ").Identifier(table.Table).Where(where);
         if (Dialect.SupportsReturning)
         {
-            return await ReturningAsync(sql, command, table, ct);
+            before = await ReturningAsync(sql, command, table, ct);
+        }
+        else
+        {
+            sql.Finish();
+            await command.ExecuteNonQueryAsync(ct);
         }
 
-        sql.Finish();
-        await command.ExecuteNonQueryAsync(ct);
-        await transaction!.CommitAsync(ct);
+        if (before is not null)
+        {
+            await FinishAsync(connection, transaction, hook, before, ct);
+        }
+
         return before;
     }, ct);
 
@@ -210,7 +254,7 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
     /// <see cref="RunAsync"/> for a statement that writes. SQLite takes one writer at a time: writers of this process
     /// take turns here, so two of them never hold read locks that each needs upgraded (which SQLite answers with an
     /// immediate "database is locked" rather than waiting).
-    private async Task<T> WriteAsync<T>(Func<DbConnection, Task<T>> body, CancellationToken ct)
+    internal async Task<T> WriteAsync<T>(Func<DbConnection, Task<T>> body, CancellationToken ct)
     {
         if (_oneWriter is null)
         {
@@ -230,7 +274,7 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
 
     /// Runs <paramref name="body"/> on a pooled connection. When a statement fails the dialect resets what the
     /// driver remembers about the connection (PostgreSQL: its prepared statements) before it returns to the pool.
-    private async Task<T> RunAsync<T>(Func<DbConnection, Task<T>> body, CancellationToken ct)
+    internal async Task<T> RunAsync<T>(Func<DbConnection, Task<T>> body, CancellationToken ct)
     {
         DbConnection connection;
         try
@@ -257,7 +301,7 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
     private static void AppendSelect(SqlBuilder sql, TableSchema table, IReadOnlyList<ColumnSchema> columns, IReadOnlyList<Filter> filters, IReadOnlyList<SortItem> sort) =>
         sql.Append("SELECT ").ColumnList(columns).Append(" FROM ").Identifier(table.Table).Where(filters).OrderBy(sort);
 
-    private async Task<List<object?[]>> ReadRowsAsync(DbDataReader reader, IReadOnlyList<ColumnSchema> columns, CancellationToken ct)
+    internal async Task<List<object?[]>> ReadRowsAsync(DbDataReader reader, IReadOnlyList<ColumnSchema> columns, CancellationToken ct)
     {
         var rows = new List<object?[]>();
         while (await reader.ReadAsync(ct))
@@ -276,6 +320,10 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
 
     public ValueTask DisposeAsync() => Source.DisposeAsync();
 }
+
+/// Work done in a write's own transaction, after its statement and before it commits: it commits with the write or
+/// not at all (the webhook queue).
+public delegate Task WriteHook(DbConnection connection, DbTransaction transaction, object?[] row, CancellationToken ct);
 
 /// The database could not be reached before any statement was sent: nothing was read or written, so a write can
 /// be retried safely.

@@ -3,12 +3,14 @@ using Llana.Core.Auth;
 using Llana.Core.Changes;
 using Llana.Core.Options;
 using Llana.Core.Tables;
+using Llana.Core.Webhooks;
 using Llana.Data;
 using Llana.Data.Demo;
 using Llana.Data.SystemTables;
 using Llana.Server.Auth;
 using Llana.Server.Http;
 using Llana.Server.Realtime;
+using Llana.Server.Webhooks;
 using Llana.SocketIO;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -102,9 +104,13 @@ public static partial class LlanaHost
         builder.Services.AddSingleton<AuthService>();
         builder.Services.AddSingleton<PermissionEvaluator>();
         builder.Services.AddSingleton<IAccessPolicy>(sp => options.SkipAuth ? new OpenAccessPolicy() : sp.GetRequiredService<PermissionEvaluator>());
+        builder.Services.AddSingleton(WebhookOptions.From(builder.Configuration, options));
+        builder.Services.AddSingleton<WebhookQueue>();
+        builder.Services.AddHostedService<WebhookWorker>();
         builder.Services.AddSingleton(sp => new TableService(
             sp.GetRequiredService<Database>(), sp.GetRequiredService<SchemaCatalog>(), sp.GetRequiredService<IAccessPolicy>(),
-            sp.GetRequiredService<IChangeFeed>(), sp.GetRequiredService<IdentityWrites>(), options, sp.GetRequiredService<ILogger<TableService>>())
+            sp.GetRequiredService<IChangeFeed>(), sp.GetRequiredService<IdentityWrites>(), sp.GetRequiredService<WebhookQueue>(), options,
+            sp.GetRequiredService<ILogger<TableService>>())
         {
             // A QUERY-located API key is a credential, not a filter.
             NonFilterParameters = options.Auth.ApiKeyLocation == ApiKeyLocation.Query

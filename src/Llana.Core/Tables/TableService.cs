@@ -3,6 +3,7 @@ using System.Text.Json;
 using Llana.Core.Auth;
 using Llana.Core.Changes;
 using Llana.Core.Options;
+using Llana.Core.Webhooks;
 using Llana.Data;
 using Llana.Data.Dialects;
 using Llana.Data.Schema;
@@ -15,7 +16,8 @@ namespace Llana.Core.Tables;
 /// asks <see cref="IAccessPolicy"/> once, validates input against the schema, runs dialect SQL, publishes
 /// committed writes to the change feed and describes the response.
 public sealed partial class TableService(
-    Database database, SchemaCatalog catalog, IAccessPolicy access, IChangeFeed feed, IdentityWrites identity, LlanaOptions options, ILogger<TableService> logger)
+    Database database, SchemaCatalog catalog, IAccessPolicy access, IChangeFeed feed, IdentityWrites identity, WebhookQueue webhooks, LlanaOptions options,
+    ILogger<TableService> logger)
 {
     private const int RelationBatchSize = 500;
     private const int MaxBulkItems = 1000;
@@ -237,17 +239,18 @@ public sealed partial class TableService(
             return Outcome.Fail(TableError.Unauthorized(identityDenial));
         }
 
+        var hook = await webhooks.ForWriteAsync(table, ChangeKind.Insert, caller, ct);
         object?[] row;
         try
         {
-            row = await database.InsertAsync(table, values, ct);
+            row = await database.InsertAsync(table, values, ct, hook);
         }
         catch (DbException e)
         {
             return Outcome.Fail(MapWriteError(e, "Error creating record", "inserting"));
         }
 
-        feed.Publish(table, ChangeKind.Insert, row);
+        Committed(table, ChangeKind.Insert, row, hook);
         return Outcome.Row(FullRow(table, decision), row);
     }
 
@@ -279,12 +282,13 @@ public sealed partial class TableService(
         }
 
         var where = WriteFilters(pk, key, decision);
+        var hook = values.Count == 0 ? null : await webhooks.ForWriteAsync(table, ChangeKind.Update, caller, ct);
         object?[]? row;
         try
         {
             row = values.Count == 0
                 ? (await database.SelectAsync(table, table.Columns, where, [], ct)).FirstOrDefault()
-                : await database.UpdateAsync(table, where, values, ct);
+                : await database.UpdateAsync(table, where, values, ct, hook);
         }
         catch (DbException e)
         {
@@ -298,7 +302,7 @@ public sealed partial class TableService(
 
         if (values.Count > 0)
         {
-            feed.Publish(table, ChangeKind.Update, row);
+            Committed(table, ChangeKind.Update, row, hook);
         }
 
         return Outcome.Row(FullRow(table, decision), row);
@@ -315,12 +319,13 @@ public sealed partial class TableService(
 
         var where = WriteFilters(pk, key, decision);
         var soft = hard ? null : SoftDeleteColumn(table);
+        var hook = await webhooks.ForWriteAsync(table, ChangeKind.Delete, caller, ct);
         object?[]? row;
         try
         {
             row = soft is null
-                ? await database.DeleteAsync(table, where, ct)
-                : await database.UpdateAsync(table, where, [(soft, database.Dialect.SoftDeleteNow(soft))], ct);
+                ? await database.DeleteAsync(table, where, ct, hook)
+                : await database.UpdateAsync(table, where, [(soft, database.Dialect.SoftDeleteNow(soft))], ct, hook);
         }
         catch (DbException e)
         {
@@ -332,8 +337,18 @@ public sealed partial class TableService(
             return Outcome.Fail(await MissOrDeniedAsync(table, pk, key, decision, caller, AccessLevel.Delete, ct));
         }
 
-        feed.Publish(table, ChangeKind.Delete, row);
+        Committed(table, ChangeKind.Delete, row, hook);
         return Outcome.Row(null, row);
+    }
+
+    /// A write committed: it enters the change log, and queued webhook deliveries are sent promptly.
+    private void Committed(TableSchema table, ChangeKind kind, object?[] row, WriteHook? webhookHook)
+    {
+        feed.Publish(table, kind, row);
+        if (webhookHook is not null)
+        {
+            webhooks.Notify();
+        }
     }
 
     /// A write matched no row: either the record does not exist (400) or an own-records rule hid it (401).

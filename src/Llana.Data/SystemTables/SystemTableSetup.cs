@@ -143,6 +143,9 @@ public static class SystemTableSetup
                 d.Column("next_attempt_at", d.DateTime, notNull: false, "CURRENT_TIMESTAMP"),
                 d.Column("delivered_at", d.DateTime, notNull: false),
                 d.ForeignKey("webhook_id", SystemTableNames.Webhook, "id"));
+
+            // Every node looks for due deliveries every second.
+            await ExecuteAsync(c, tx, $"CREATE INDEX {d.Q("_llana_webhook_log_due")} ON {d.Q(SystemTableNames.WebhookLog)} ({d.Q("delivered")}, {d.Q("next_attempt_at")})", ct);
             created.Add(SystemTableNames.WebhookLog);
         }
 

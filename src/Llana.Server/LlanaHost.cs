@@ -50,7 +50,9 @@ public static partial class LlanaHost
 
     /// Builds a ready-to-start application. <paramref name="settings"/> override every other configuration
     /// source (tests use them instead of process-wide environment variables).
-    public static async Task<WebApplication> BuildAsync(string[] args, IReadOnlyDictionary<string, string?>? settings, CancellationToken ct)
+    /// <paramref name="services"/> may replace registered services (tests give a manual clock).
+    public static async Task<WebApplication> BuildAsync(
+        string[] args, IReadOnlyDictionary<string, string?>? settings, CancellationToken ct, Action<IServiceCollection>? services = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args });
 
@@ -131,6 +133,7 @@ public static partial class LlanaHost
         builder.Services.AddSingleton<LoginThrottle>();
         WarmUp.Add(builder.Services, LlanaOptions.Duration(builder.Configuration["WARMUP"] is { Length: > 0 } warm ? warm.Trim() : null, "WARMUP", TimeSpan.FromSeconds(2)));
 
+        services?.Invoke(builder.Services);
         var app = builder.Build();
         try
         {

@@ -122,7 +122,7 @@ public sealed class WebhookQueue : IDisposable
     /// Wakes this node's delivery loop: a write queued deliveries (called after it committed).
     public void Notify() => _doorbell.Writer.TryWrite(true);
 
-    /// Waits until <see cref="Notify"/> or <paramref name="timeout"/>.
+    /// Waits until <see cref="Notify"/>, <paramref name="timeout"/> or <paramref name="ct"/> (never throws).
     public async Task WaitAsync(TimeSpan timeout, CancellationToken ct)
     {
         using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -131,7 +131,7 @@ public sealed class WebhookQueue : IDisposable
         {
             await _doorbell.Reader.WaitToReadAsync(timer.Token);
         }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        catch (OperationCanceledException)
         {
         }
 

@@ -102,7 +102,7 @@ public sealed class WebhookStore
     public Task<List<QueuedDelivery>> ClaimAsync(int max, IReadOnlyCollection<long> busyWebhooks, DateTime now, DateTime leaseUntil, CancellationToken ct) =>
         _database.WriteAsync(async connection =>
         {
-            await using var transaction = await connection.BeginTransactionAsync(ct);
+            await using var transaction = await BeginAsync(connection, ct);
             List<object?[]> rows;
             await using (var select = connection.CreateCommand())
             {
@@ -194,12 +194,23 @@ public sealed class WebhookStore
     /// Deletes log rows created before <paramref name="before"/> (`WEBHOOK_LOG_DAYS`).
     public Task<int> PurgeAsync(DateTime before, CancellationToken ct) => _database.WriteAsync(async connection =>
     {
+        await using var transaction = await BeginAsync(connection, ct);
         await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
         var sql = new SqlBuilder(_database.Dialect, command);
         sql.Append("DELETE FROM ").Identifier(_log.Table).Where([new Filter(_createdAt, FilterOperator.LessThan, before)]);
         sql.Finish();
-        return await command.ExecuteNonQueryAsync(ct);
+        var deleted = await command.ExecuteNonQueryAsync(ct);
+        await transaction.CommitAsync(ct);
+        return deleted;
     }, ct);
+
+    // READ COMMITTED: MySQL's default REPEATABLE READ would also lock the gaps between the rows it scans, and writers
+    // queueing new deliveries in their own transactions would deadlock against a claim.
+    private async ValueTask<DbTransaction> BeginAsync(DbConnection connection, CancellationToken ct) =>
+        _database.Dialect.Kind == DatabaseKind.Sqlite
+            ? await connection.BeginTransactionAsync(ct)
+            : await connection.BeginTransactionAsync(System.Data.IsolationLevel.ReadCommitted, ct);
 
     private string? Truncate(string? text, string column)
     {

@@ -41,7 +41,8 @@ public sealed class LlanaServer : IAsyncDisposable
         return client;
     }
 
-    public static async Task<LlanaServer> StartAsync(string databaseUri, IReadOnlyDictionary<string, string?>? settings = null)
+    public static async Task<LlanaServer> StartAsync(
+        string databaseUri, IReadOnlyDictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null)
     {
         var all = new Dictionary<string, string?>
         {
@@ -57,7 +58,7 @@ public sealed class LlanaServer : IAsyncDisposable
             all[k] = v;
         }
 
-        var app = await LlanaHost.BuildAsync([], all, CancellationToken.None);
+        var app = await LlanaHost.BuildAsync([], all, CancellationToken.None, services);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new LlanaServer(app, new Uri(address));

@@ -239,10 +239,11 @@ public sealed partial class TableService(
             return Outcome.Fail(TableError.Unauthorized(identityDenial));
         }
 
-        var hook = await webhooks.ForWriteAsync(table, ChangeKind.Insert, caller, ct);
+        WriteHook? hook;
         object?[] row;
         try
         {
+            hook = await webhooks.ForWriteAsync(table, ChangeKind.Insert, caller, ct);
             row = await database.InsertAsync(table, values, ct, hook);
         }
         catch (DbException e)
@@ -282,10 +283,11 @@ public sealed partial class TableService(
         }
 
         var where = WriteFilters(pk, key, decision);
-        var hook = values.Count == 0 ? null : await webhooks.ForWriteAsync(table, ChangeKind.Update, caller, ct);
+        WriteHook? hook = null;
         object?[]? row;
         try
         {
+            hook = values.Count == 0 ? null : await webhooks.ForWriteAsync(table, ChangeKind.Update, caller, ct);
             row = values.Count == 0
                 ? (await database.SelectAsync(table, table.Columns, where, [], ct)).FirstOrDefault()
                 : await database.UpdateAsync(table, where, values, ct, hook);
@@ -319,10 +321,11 @@ public sealed partial class TableService(
 
         var where = WriteFilters(pk, key, decision);
         var soft = hard ? null : SoftDeleteColumn(table);
-        var hook = await webhooks.ForWriteAsync(table, ChangeKind.Delete, caller, ct);
+        WriteHook? hook;
         object?[]? row;
         try
         {
+            hook = await webhooks.ForWriteAsync(table, ChangeKind.Delete, caller, ct);
             row = soft is null
                 ? await database.DeleteAsync(table, where, ct, hook)
                 : await database.UpdateAsync(table, where, [(soft, database.Dialect.SoftDeleteNow(soft))], ct, hook);

@@ -58,14 +58,15 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
     public Task<object?[]> InsertAsync(TableSchema table, IReadOnlyList<(ColumnSchema Column, object? Value)> values, CancellationToken ct, WriteHook? hook = null) =>
         WriteAsync(async connection =>
         {
-            await using var transaction = hook is null ? null : await connection.BeginTransactionAsync(ct);
-            var row = await InsertRowAsync(connection, transaction, table, values, ct);
+            await using var transaction = hook is null || InStatement(hook) ? null : await connection.BeginTransactionAsync(ct);
+            var row = await InsertRowAsync(connection, transaction, table, values, hook, ct);
             await FinishAsync(connection, transaction, hook, row, ct);
             return row;
         }, ct);
 
     private async Task<object?[]> InsertRowAsync(
-        DbConnection connection, DbTransaction? transaction, TableSchema table, IReadOnlyList<(ColumnSchema Column, object? Value)> values, CancellationToken ct)
+        DbConnection connection, DbTransaction? transaction, TableSchema table, IReadOnlyList<(ColumnSchema Column, object? Value)> values, WriteHook? hook,
+        CancellationToken ct)
     {
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
@@ -93,7 +94,7 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
 
         if (Dialect.SupportsReturning)
         {
-            return (await ReturningAsync(sql, command, table, ct))!;
+            return (await ReturningAsync(sql, command, table, hook, ct))!;
         }
 
         var pk = table.PrimaryKeyColumn;
@@ -139,7 +140,7 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
 
         if (hook is not null)
         {
-            await hook(connection, transaction, row, ct);
+            await hook.InTransaction(connection, transaction, row, ct);
         }
 
         await transaction.CommitAsync(ct);
@@ -151,7 +152,7 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
         TableSchema table, IReadOnlyList<Filter> where, IReadOnlyList<(ColumnSchema Column, object? Value)> values, CancellationToken ct,
         WriteHook? hook = null) => WriteAsync(async connection =>
     {
-        await using var transaction = Dialect.SupportsReturning && hook is null ? null : await connection.BeginTransactionAsync(ct);
+        await using var transaction = Dialect.SupportsReturning && (hook is null || InStatement(hook)) ? null : await connection.BeginTransactionAsync(ct);
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
         var sql = new SqlBuilder(Dialect, command);
@@ -165,7 +166,7 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
         object?[]? row;
         if (Dialect.SupportsReturning)
         {
-            row = await ReturningAsync(sql, command, table, ct);
+            row = await ReturningAsync(sql, command, table, hook, ct);
         }
         else
         {
@@ -193,7 +194,7 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
     /// Deletes the rows matching <paramref name="where"/> and returns the row as it was, or null when nothing matched.
     public Task<object?[]?> DeleteAsync(TableSchema table, IReadOnlyList<Filter> where, CancellationToken ct, WriteHook? hook = null) => WriteAsync(async connection =>
     {
-        await using var transaction = Dialect.SupportsReturning && hook is null ? null : await connection.BeginTransactionAsync(ct);
+        await using var transaction = Dialect.SupportsReturning && (hook is null || InStatement(hook)) ? null : await connection.BeginTransactionAsync(ct);
         object?[]? before = null;
         if (!Dialect.SupportsReturning)
         {
@@ -210,7 +211,7 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
         sql.Append("DELETE FROM ").Identifier(table.Table).Where(where);
         if (Dialect.SupportsReturning)
         {
-            before = await ReturningAsync(sql, command, table, ct);
+            before = await ReturningAsync(sql, command, table, hook, ct);
         }
         else
         {
@@ -226,9 +227,21 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
         return before;
     }, ct);
 
-    private async Task<object?[]?> ReturningAsync(SqlBuilder sql, DbCommand command, TableSchema table, CancellationToken ct)
+    // PostgreSQL runs a hook's SQL form in the write's own statement (one round trip, atomic without a transaction).
+    private bool InStatement(WriteHook hook) => hook.Sql is not null && Dialect.Kind == DatabaseKind.Postgres;
+
+    private async Task<object?[]?> ReturningAsync(SqlBuilder sql, DbCommand command, TableSchema table, WriteHook? hook, CancellationToken ct)
     {
         sql.Append(" RETURNING ").ColumnList(table.Columns);
+        if (hook is not null && InStatement(hook))
+        {
+            const string Written = "llana_written";
+            sql.Sql.Insert(0, "WITH " + Dialect.Quote(Written) + " AS (");
+            sql.Append(")");
+            hook.Sql!(sql, table, Written);
+            sql.Append(" SELECT ").ColumnList(table.Columns).Append(" FROM ").Identifier(Written);
+        }
+
         sql.Finish();
         await using var reader = await command.ExecuteReaderAsync(ct);
         return (await ReadRowsAsync(reader, table.Columns, ct)).FirstOrDefault();
@@ -323,7 +336,13 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
 
 /// Work done in a write's own transaction, after its statement and before it commits: it commits with the write or
 /// not at all (the webhook queue).
-public delegate Task WriteHook(DbConnection connection, DbTransaction transaction, object?[] row, CancellationToken ct);
+public sealed class WriteHook(Func<DbConnection, DbTransaction, object?[], CancellationToken, Task> inTransaction)
+{
+    public Func<DbConnection, DbTransaction, object?[], CancellationToken, Task> InTransaction { get; } = inTransaction;
+
+    /// The same work as SQL over the written row (a CTE of that name), when it needs nothing decided in memory.
+    internal Action<SqlBuilder, TableSchema, string>? Sql { get; init; }
+}
 
 /// The database could not be reached before any statement was sent: nothing was read or written, so a write can
 /// be retried safely.

@@ -10,6 +10,10 @@ public sealed class WebhookOptions
     /// `DISABLE_WEBHOOKS=true`: no tables, nothing queued, nothing sent.
     public bool Disabled { get; init; }
 
+    /// `WEBHOOK_DELIVERY=false`: this node queues deliveries for its writes but sends none (API nodes beside
+    /// delivery nodes on one database).
+    public bool Deliver { get; init; } = true;
+
     /// `WEBHOOK_TIMEOUT`: how long one attempt may take, from connecting to the response headers.
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(10);
 
@@ -54,6 +58,7 @@ public sealed class WebhookOptions
         return new WebhookOptions
         {
             Disabled = llana.DisableWebhooks,
+            Deliver = Get("WEBHOOK_DELIVERY") != "false",
             Timeout = Positive(LlanaOptions.Duration(Get("WEBHOOK_TIMEOUT"), "WEBHOOK_TIMEOUT", TimeSpan.FromSeconds(10)), "WEBHOOK_TIMEOUT"),
             MaxAttempts = LlanaOptions.Integer(Get("WEBHOOK_MAX_ATTEMPTS"), "WEBHOOK_MAX_ATTEMPTS", 5, 1, 100),
             RetryDelay = Positive(LlanaOptions.Duration(Get("WEBHOOK_RETRY_DELAY"), "WEBHOOK_RETRY_DELAY", TimeSpan.FromSeconds(10)), "WEBHOOK_RETRY_DELAY"),

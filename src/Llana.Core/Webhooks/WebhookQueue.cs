@@ -100,10 +100,43 @@ public sealed class WebhookQueue : IDisposable
             ChangeKind.Update => "UPDATE",
             _ => "DELETE",
         };
-        return async (connection, transaction, row, token) =>
+        var now = _time.GetUtcNow().UtcDateTime;
+        var keyIndex = table.IndexOf(pk.Field);
+        string RecordId(object?[] row) => RowChange.Format(row[keyIndex]) ?? string.Empty;
+
+        // Owners whose rule does not depend on the row are decided now; then the queue can be written in SQL.
+        var fixedOutcome = true;
+        var chosen = new List<(long Id, string Url)>();
+        foreach (var webhook in candidates)
+        {
+            if (webhook.UserIdentifier is { } owner)
+            {
+                var decision = await _access.DecideAsync(Caller.User(owner), table, AccessLevel.Read, null, ct);
+                if (!decision.Allowed)
+                {
+                    continue;
+                }
+
+                fixedOutcome &= decision.Owner is null;
+            }
+
+            chosen.Add((webhook.Id, webhook.Url));
+        }
+
+        if (chosen.Count == 0)
+        {
+            return null;
+        }
+
+        if (fixedOutcome)
+        {
+            return store.QueueFor(chosen, type, pk, RecordId, now);
+        }
+
+        return new WriteHook(async (connection, transaction, row, token) =>
         {
             var lookup = TableService.RowLookup(table, row);
-            var id = RowChange.Format(row[table.IndexOf(pk.Field)]) ?? string.Empty;
+            var id = RecordId(row);
             var entries = new List<WebhookEntry>(candidates.Count);
             foreach (var webhook in candidates)
             {
@@ -115,8 +148,8 @@ public sealed class WebhookQueue : IDisposable
                 entries.Add(new WebhookEntry(webhook.Id, type, webhook.Url, pk.Field, id));
             }
 
-            await store.EnqueueAsync(connection, transaction, entries, _time.GetUtcNow().UtcDateTime, token);
-        };
+            await store.EnqueueAsync(connection, transaction, entries, now, token);
+        });
     }
 
     /// Wakes this node's delivery loop: a write queued deliveries (called after it committed).

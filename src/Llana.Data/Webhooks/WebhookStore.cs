@@ -97,6 +97,33 @@ public sealed class WebhookStore
         await command.ExecuteNonQueryAsync(ct);
     }
 
+    /// The hook that queues one delivery per webhook of <paramref name="webhooks"/> for the written row: in the write's
+    /// own statement on PostgreSQL, else in its transaction.
+    public WriteHook QueueFor(IReadOnlyList<(long Id, string Url)> webhooks, string type, ColumnSchema key, Func<object?[], string> recordId, DateTime now) =>
+        new((connection, transaction, row, ct) => EnqueueAsync(
+            connection, transaction, webhooks.Select(w => new WebhookEntry(w.Id, type, w.Url, key.Field, recordId(row))).ToList(), now, ct))
+        {
+            Sql = (sql, table, written) => AppendQueue(sql, webhooks, type, key, now, written),
+        };
+
+    // `, "llana_queued" AS (INSERT INTO log (...) SELECT v.id, type, v.url, key, written.key::text, ... FROM written, (VALUES ...) v)`
+    private void AppendQueue(SqlBuilder sql, IReadOnlyList<(long Id, string Url)> webhooks, string type, ColumnSchema key, DateTime now, string written)
+    {
+        var columns = Columns(_log, "webhook_id", "type", "url", "record_key", "record_id", "attempt", "delivered", "created_at", "next_attempt_at");
+        sql.Append(", ").Identifier("llana_queued").Append(" AS (INSERT INTO ").Identifier(_log.Table).Append(" (").ColumnList(columns).Append(") SELECT ")
+            .Append("v.id, ").Value(columns[1], type).Append(", v.url, ").Value(columns[3], key.Field)
+            .Append(", CAST(").Identifier(written).Append('.' + _database.Dialect.Quote(key.Field)).Append(" AS text), ")
+            .Value(columns[5], 1).Append(", ").Value(columns[6], ValueFor(columns[6], false)).Append(", ")
+            .Value(columns[7], now).Append(", ").Value(columns[8], now)
+            .Append(" FROM ").Identifier(written).Append(" CROSS JOIN (VALUES ");
+        for (var i = 0; i < webhooks.Count; i++)
+        {
+            sql.Append(i == 0 ? "(" : ", (").Append("CAST(" + sql.Parameter(webhooks[i].Id) + " AS integer), ").Append(sql.Parameter(webhooks[i].Url)).Append(")");
+        }
+
+        sql.Append(") AS v(id, url))");
+    }
+
     /// Claims up to <paramref name="max"/> deliveries due at <paramref name="now"/> (oldest first), leasing them until
     /// <paramref name="leaseUntil"/>. Rows of <paramref name="busyWebhooks"/> are left for later.
     public Task<List<QueuedDelivery>> ClaimAsync(int max, IReadOnlyCollection<long> busyWebhooks, DateTime now, DateTime leaseUntil, CancellationToken ct) =>

@@ -31,7 +31,7 @@ internal sealed partial class WebhookWorker(WebhookQueue queue, TimeProvider tim
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (_options.Disabled)
+        if (_options.Disabled || !_options.Deliver)
         {
             return;
         }
@@ -51,8 +51,9 @@ internal sealed partial class WebhookWorker(WebhookQueue queue, TimeProvider tim
                 if (queue.Store is { } store)
                 {
                     await PurgeAsync(store, stoppingToken);
+                    // Claims come in batches: one claim per finished delivery would be a query per delivery.
                     var room = Math.Min(MaxClaim, MaxInFlight - _inFlight.Count);
-                    if (room > 0)
+                    if (room > 0 && (room >= Math.Min(MaxClaim, MaxInFlight) / 4 || _inFlight.IsEmpty))
                     {
                         var now = time.GetUtcNow().UtcDateTime;
                         var busy = _perWebhook.Where(p => p.Value >= MaxPerWebhook).Select(p => p.Key).ToList();
@@ -146,6 +147,9 @@ internal sealed partial class WebhookWorker(WebhookQueue queue, TimeProvider tim
             }
 
             _perWebhook.AddOrUpdate(delivery.WebhookId, 0, (_, n) => n - 1);
+
+            // Room for another: the loop claims again without waiting for the next poll.
+            queue.Notify();
         }
     }
 

@@ -60,6 +60,38 @@ public sealed class ClusterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_webhook_created_or_changed_on_one_node_applies_at_once_on_the_other()
+    {
+        await _redis.StartAsync();
+        await using var receiver = await WebhookReceiver.StartAsync();
+
+        // Definitions are kept for an hour: only the change arriving over Redis can make the other node see them.
+        var settings = new Dictionary<string, string?>(_redis.Settings) { ["SKIP_AUTH"] = "true", ["CACHE_WEBHOOKS_TTL"] = "1h", ["WEBHOOK_POLL_INTERVAL"] = "100ms" };
+        await using var a = await LlanaServer.StartAsync(_database.Uri, settings);
+        await using var b = await LlanaServer.StartAsync(_database.Uri, settings);
+        using var onB = new FeedRecorder(b);
+        Assert.Equal(201, (await b.Http.Post("/Customer/", new { companyName = "Before any webhook", userId = 1 })).Status);
+
+        var created = await a.Http.Post("/webhook/", new { url = receiver.Url + "/ok/cluster", table = "Customer" });
+        Assert.Equal(201, created.Status);
+        var webhook = created.Json.GetProperty("id").GetInt64();
+        await onB.WaitForAsync(c => c.TableName == "_llana_webhook" && c.Kind == ChangeKind.Insert);
+        var first = await b.Http.Post("/Customer/", new { companyName = "After the webhook", userId = 1 });
+        var firstId = first.Json.GetProperty("custId").GetInt64().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var got = await receiver.WaitAsync("/ok/cluster", r => r.Count >= 1);
+        Assert.Equal(firstId, got[0].Json.GetProperty("custId").GetString());
+
+        Assert.Equal(200, (await a.Http.Put($"/webhook/{webhook}", new { on_create = false })).Status);
+        await onB.WaitForAsync(c => c.TableName == "_llana_webhook" && c.Kind == ChangeKind.Update);
+        Assert.Equal(201, (await b.Http.Post("/Customer/", new { companyName = "Creates no longer fire", userId = 1 })).Status);
+        var updated = await b.Http.Put($"/Customer/{firstId}", new { city = "Oslo" });
+        Assert.Equal(200, updated.Status);
+        got = await receiver.WaitAsync("/ok/cluster", r => r.Count >= 2);
+        await Task.Delay(300);
+        Assert.Equal(["INSERT", "UPDATE"], receiver.To("/ok/cluster").Select(r => r.Json.GetProperty("type").GetString()));
+    }
+
+    [Fact]
     public async Task A_socket_on_one_node_gets_exactly_one_event_for_a_write_on_another_even_across_a_redis_restart()
     {
         await _redis.StartAsync();

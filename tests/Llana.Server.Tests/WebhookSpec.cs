@@ -107,10 +107,11 @@ public abstract class WebhookSpec(WebhookDemo fixture)
         using var admin = Server.Admin();
         using var user = Server.User();
 
-        // Users may write their own customers (the same rule twice is harmless: each test of the class adds it).
+        // Users may read and write their own customers only: the user's webhook is judged on each row (the same rule twice
+        // is harmless: each test of the class adds it).
         Assert.Equal(201, (await admin.Post("/_llana_role/", new
         {
-            custom = true, table = "Customer", identity_column = "userId", role = "USER", records = "READ", own_records = "WRITE",
+            custom = true, table = "Customer", identity_column = "userId", role = "USER", records = "NONE", own_records = "WRITE",
         })).Status);
         var path = "/ok/" + Unique();
         await CreateWebhookAsync(admin, receiver.Url + path + "/user", new { user_identifier = "2" });

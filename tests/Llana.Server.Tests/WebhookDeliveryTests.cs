@@ -150,6 +150,105 @@ public sealed class WebhookDeliveryTests
     }
 
     [Fact]
+    public async Task A_node_killed_mid_delivery_leaves_the_row_to_another_after_its_lease()
+    {
+        var db = await CreateDatabaseAsync();
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+
+        // A real process, killed: nothing of it runs after the kill, nothing is handed back.
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "Llana.Server.dll")])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Path.GetTempPath(),
+        };
+        foreach (var (k, v) in new Dictionary<string, string>
+        {
+            ["DATABASE_URI"] = db.Uri, ["PORT"] = port.ToString(CultureInfo.InvariantCulture), ["SKIP_AUTH"] = "true", ["WARMUP"] = "0",
+            ["WEBHOOK_TIMEOUT"] = "2s", ["WEBHOOK_POLL_INTERVAL"] = "100ms",
+        })
+        {
+            start.Environment[k] = v;
+        }
+
+        using var node = System.Diagnostics.Process.Start(start)!;
+        node.OutputDataReceived += (_, _) => { };
+        node.ErrorDataReceived += (_, _) => { };
+        node.BeginOutputReadLine();
+        node.BeginErrorReadLine();
+        try
+        {
+            using var http = new HttpClient { BaseAddress = new Uri($"http://localhost:{port}") };
+            var until = DateTime.UtcNow.AddSeconds(60);
+            while (true)
+            {
+                try
+                {
+                    if ((await http.GetAsync("/Customer/?limit=1")).IsSuccessStatusCode)
+                    {
+                        break;
+                    }
+                }
+                catch (HttpRequestException)
+                {
+                }
+
+                Assert.True(DateTime.UtcNow < until && !node.HasExited, "the server process did not start");
+                await Task.Delay(100);
+            }
+
+            var path = "/hang/" + Unique();
+            Assert.Equal(201, (await http.Post("/webhook/", new { url = receiver.Url + path, table = "Customer" })).Status);
+            Assert.Equal(201, (await http.Post("/Customer/", new { companyName = "Killed", userId = 1 })).Status);
+            var first = (await receiver.WaitAsync(path, r => r.Count >= 1))[0];
+            node.Kill(entireProcessTree: true);
+            await node.WaitForExitAsync();
+            var killedAt = DateTime.UtcNow;
+
+            // The row stays the dead node's for its lease (2 × WEBHOOK_TIMEOUT + 30 s), then another node takes it.
+            await using var other = await LlanaServer.StartAsync(db.Uri, new Dictionary<string, string?>
+            {
+                ["SKIP_AUTH"] = "true", ["WEBHOOK_POLL_INTERVAL"] = "100ms", ["WEBHOOK_TIMEOUT"] = "2s",
+            });
+            var again = await receiver.WaitAsync(path, r => r.Count >= 2, seconds: 90);
+            Assert.Equal(first.Id, again[1].Id);
+            Assert.True(DateTime.UtcNow - killedAt > TimeSpan.FromSeconds(20), "taken again before the lease ended");
+        }
+        finally
+        {
+            if (!node.HasExited)
+            {
+                node.Kill(entireProcessTree: true);
+            }
+
+            await db.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_receiver_that_hangs_does_not_hold_up_the_others()
+    {
+        await using var s = await StartAsync(new() { ["WEBHOOK_CONCURRENCY"] = "4", ["WEBHOOK_TIMEOUT"] = "60s" });
+        using var admin = s.Server.Admin();
+        var hang = "/hang/" + Unique();
+        var ok = "/ok/" + Unique();
+        Assert.Equal(201, (await admin.Post("/webhook/", new { url = s.Receiver.Url + hang, table = "Customer" })).Status);
+        Assert.Equal(201, (await admin.Post("/webhook/", new { url = s.Receiver.Url + ok, table = "Customer" })).Status);
+        for (var i = 0; i < 12; i++)
+        {
+            Assert.Equal(201, (await admin.Post("/Customer/", new { companyName = "Busy " + i, userId = 1 })).Status);
+        }
+
+        await s.Receiver.WaitAsync(ok, r => r.Count == 12, seconds: 10);
+        Assert.Single(s.Receiver.To(hang));
+        Assert.Equal(200, (await admin.Get("/Customer/?limit=1")).Status);
+    }
+
+    [Fact]
     public async Task Production_refuses_private_addresses_unless_allowed()
     {
         await using (var s = await StartAsync(AuthHelpers.Production()))

@@ -20,11 +20,11 @@ internal sealed partial class WebhookWorker(WebhookQueue queue, TimeProvider tim
     private readonly ConcurrentDictionary<long, int> _perWebhook = new();
     private DateTimeOffset _nextPurge = DateTimeOffset.MinValue;
 
-    // Deliveries held by this node, waiting for a retry included; one receiver may hold a quarter of them, so a dead
-    // one cannot stop the others.
+    // Deliveries held by this node, waiting for a retry included.
     private int MaxInFlight => _options.Concurrency * 4;
 
-    private int MaxPerWebhook => Math.Max(1, MaxInFlight / 4);
+    // One webhook's deliveries hold at most a quarter of the request slots: a receiver that hangs cannot stop the others.
+    private int MaxPerWebhook => Math.Max(1, _options.Concurrency / 4);
 
     /// How long a claimed row stays this node's before another may take it: an attempt, a wait for a free slot, margin.
     private TimeSpan Lease => (_options.Timeout * 2) + TimeSpan.FromSeconds(30);

@@ -27,9 +27,13 @@ public sealed class MetricsTests
             Assert.Equal(200, (await server.Http.Get("/Customer/?limit=1")).Status);
         }
 
+        await using var receiver = await WebhookReceiver.StartAsync();
+        Assert.Equal(201, (await server.Http.Post("/webhook/", new { url = receiver.Url + "/ok/metered", table = "Customer" })).Status);
         var created = await server.Http.Post("/Customer/", new { companyName = "Metered", userId = 1 });
         Assert.Equal(201, created.Status);
         await socket.EventAsync("Customer");
+        await receiver.WaitAsync("/ok/metered", r => r.Count == 1);
+        await Task.Delay(200);
 
         var scrape = await server.Http.Get("/_llana/metrics");
         Assert.Equal(200, scrape.Status);
@@ -38,6 +42,8 @@ public sealed class MetricsTests
         Assert.Equal(1, Value(text, "llana_realtime_sockets"));
         Assert.True(Value(text, "llana_realtime_deliveries") >= 1, text);
         Assert.True(Value(text, "llana_realtime_delivery_lag_seconds_count") >= 1, text);
+        Assert.Matches(@"llana_webhooks_attempts_total\{[^}]*outcome=""delivered""[^}]*\} 1", text);
+        Assert.Equal(0, Value(text, "llana_webhooks_in_flight"));
     }
 
     [Fact]

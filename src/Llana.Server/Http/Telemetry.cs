@@ -24,7 +24,10 @@ internal sealed class LlanaMetrics
         DeliveryLag = _meter.CreateHistogram("llana.realtime.delivery_lag", "s", "From a change entering the feed of the node that made it to its event being written to this node's sockets (across nodes, includes clock skew)", advice: buckets);
         ClusterLag = _meter.CreateHistogram("llana.cluster.lag", "s", "From a change entering the feed of another node to its arrival here over Redis (includes clock skew)", advice: buckets);
         ChangesLost = _meter.CreateCounter<long>("llana.cluster.changes_lost", "{gap}", "Gaps in another node's changes the Redis log could not fill (sockets were told to refetch)");
+        WebhookAttempts = _meter.CreateCounter<long>("llana.webhooks.attempts", "{attempt}", "Webhook requests made by this node, by outcome: delivered, retried (will be tried again) or failed (given up)");
     }
+
+    public Counter<long> WebhookAttempts { get; }
 
     public Counter<long> Deliveries { get; }
 

@@ -10,7 +10,7 @@ namespace Llana.Server.Webhooks;
 /// <see cref="WebhookSender"/> and records each attempt. Writes through this node wake it at once; rows queued
 /// elsewhere are seen within `WEBHOOK_POLL_INTERVAL`. A node that stops hands its unfinished rows back; a node that
 /// dies leaves them to be taken again when their lease ends.
-internal sealed partial class WebhookWorker(WebhookQueue queue, TimeProvider time, ILogger<WebhookWorker> logger) : BackgroundService
+internal sealed partial class WebhookWorker(WebhookQueue queue, TimeProvider time, Http.LlanaMetrics metrics, ILogger<WebhookWorker> logger) : BackgroundService
 {
     private static readonly TimeSpan PurgeInterval = TimeSpan.FromHours(1);
     private const int MaxClaim = 100;
@@ -37,6 +37,7 @@ internal sealed partial class WebhookWorker(WebhookQueue queue, TimeProvider tim
         }
 
         using var sender = new WebhookSender(_options, time);
+        metrics.Observe("llana.webhooks.in_flight", () => _inFlight.Count, "{delivery}", "Webhook deliveries this node holds (sending or waiting for a retry)");
         var running = new ConcurrentDictionary<Task, byte>();
         if (_options.Secret is null && queue.Store is not null)
         {
@@ -114,10 +115,12 @@ internal sealed partial class WebhookWorker(WebhookQueue queue, TimeProvider tim
             {
                 // Recorded before the wait: the row shows the failure and stays this node's until the next attempt is over.
                 LogRetry(logger, delivery.Id, failed, result.Status, delay.TotalSeconds);
+                metrics.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("outcome", "retried"));
                 var next = time.GetUtcNow().UtcDateTime + delay + Lease;
                 await Record(store, delivery.Id, failed + 1, result, next, null, ct);
             }, ct);
             var now = time.GetUtcNow().UtcDateTime;
+            metrics.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("outcome", outcome.Delivered ? "delivered" : "failed"));
             if (outcome.Delivered)
             {
                 await Record(store, delivery.Id, attempt, outcome, null, now, ct);

@@ -179,6 +179,22 @@ public abstract class WebhookSpec(WebhookDemo fixture)
     }
 
     [Fact]
+    public async Task A_webhook_url_must_be_an_absolute_http_url()
+    {
+        using var admin = Server.Admin();
+        foreach (var url in new[] { "not a url", "/relative", "ftp://example.com/x", "file:///etc/passwd", "javascript:alert(1)" })
+        {
+            var r = await admin.Post("/webhook/", new { url, table = "Customer" });
+            Assert.Equal(400, r.Status);
+            Assert.Contains("url must be an absolute http or https URL", r.Text, StringComparison.Ordinal);
+        }
+
+        var ok = await admin.Post("/webhook/", new { url = "https://example.com/hook", table = "Customer", on_create = false, on_update = false, on_delete = false });
+        Assert.Equal(201, ok.Status);
+        Assert.Equal(400, (await admin.Patch($"/webhook/{ok.Json.GetProperty("id").GetInt64()}", new { url = "gopher://x" })).Status);
+    }
+
+    [Fact]
     public async Task A_failed_write_queues_nothing()
     {
         await using var receiver = await WebhookReceiver.StartAsync();

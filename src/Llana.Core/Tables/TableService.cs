@@ -223,9 +223,9 @@ public sealed partial class TableService(
         }
 
         var values = BodyValues(table, item, out var invalid);
-        if (invalid is not null)
+        if ((invalid ?? (WebhookQueue.Invalid(table, values) is { } problem ? TableError.BadRequest(problem) : null)) is { } error)
         {
-            return Outcome.Fail(invalid);
+            return Outcome.Fail(error);
         }
 
         var decision = await access.DecideAsync(caller, table, AccessLevel.Write, ItemLookup(values), ct);
@@ -259,9 +259,9 @@ public sealed partial class TableService(
     {
         var pk = table.PrimaryKeyColumn!;
         var values = BodyValues(table, item, out var invalid);
-        if (invalid is not null)
+        if ((invalid ?? (WebhookQueue.Invalid(table, values) is { } problem ? TableError.BadRequest(problem) : null)) is { } error)
         {
-            return Outcome.Fail(invalid);
+            return Outcome.Fail(error);
         }
 
         var decision = await access.DecideAsync(caller, table, AccessLevel.Write, null, ct);

@@ -152,6 +152,26 @@ public sealed class WebhookQueue : IDisposable
         });
     }
 
+    /// Why a write to `_llana_webhook` cannot be accepted (its `url` is not an absolute http or https URL), or null.
+    public static string? Invalid(TableSchema table, IReadOnlyList<(ColumnSchema Column, object? Value)> values)
+    {
+        if (table.Table != SystemTableNames.Webhook)
+        {
+            return null;
+        }
+
+        foreach (var (column, value) in values)
+        {
+            if (column.Field == "url" && value is string url
+                && !(Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.Host.Length > 0))
+            {
+                return "url must be an absolute http or https URL";
+            }
+        }
+
+        return null;
+    }
+
     /// Wakes this node's delivery loop: a write queued deliveries (called after it committed).
     public void Notify() => _doorbell.Writer.TryWrite(true);
 

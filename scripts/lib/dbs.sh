@@ -198,7 +198,7 @@ dbs_start_postgres() {
     port="$(dbs_free_port)" || return 1
     # listen_addresses keeps it on loopback; durability is pointless for throwaway test data.
     if dbs_as_pg_user "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t "$DBS_START_TIMEOUT" \
-      -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=500 -c shared_buffers=64MB" \
+      -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=500 -c shared_buffers=64MB -c wal_level=logical -c max_replication_slots=100 -c max_wal_senders=100" \
       start >"$dir/pg_ctl.log" 2>&1; then
       if dbs_wait_for "$DBS_START_TIMEOUT" "$bin/pg_isready" -q -h 127.0.0.1 -p "$port"; then
         echo "$port" >"$1/postgres.port"

@@ -106,6 +106,8 @@ public static partial class LlanaHost
         builder.Services.AddSingleton<AuthService>();
         builder.Services.AddSingleton<PermissionEvaluator>();
         builder.Services.AddSingleton<IAccessPolicy>(sp => options.SkipAuth ? new OpenAccessPolicy() : sp.GetRequiredService<PermissionEvaluator>());
+        builder.Services.AddSingleton<Capture.PostgresCapture>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<Capture.PostgresCapture>());
         builder.Services.AddSingleton(WebhookOptions.From(builder.Configuration, options));
         builder.Services.AddSingleton<WebhookQueue>();
         builder.Services.AddHostedService<WebhookWorker>();
@@ -215,6 +217,8 @@ public static partial class LlanaHost
             {
                 await DemoDatabase.EnsureCreatedAsync(connection, uri.Kind, ct);
             }
+
+            await Capture.PostgresCapture.CheckAsync(database, options, ct);
 
             // Before the schema catalog loads, so the system tables are part of it.
             await SystemTableSetup.EnsureAsync(connection, uri.Kind, new SystemTableSettings(

@@ -114,6 +114,21 @@ public sealed class TestDatabase : IAsyncDisposable
                 await using (var c = new NpgsqlConnection(_adminConnectionString))
                 {
                     await c.OpenAsync();
+
+                    // A replication slot (REALTIME_SOURCE=database) holds its database: it goes first, once no reader holds it.
+                    for (var i = 0; i < 50; i++)
+                    {
+                        await Exec(c, $"SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE database = '{Name}' AND active_pid IS NOT NULL");
+                        await Exec(c, $"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '{Name}' AND NOT active");
+                        await using var left = new NpgsqlCommand($"SELECT COUNT(*) FROM pg_replication_slots WHERE database = '{Name}'", c);
+                        if (Convert.ToInt64(await left.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture) == 0)
+                        {
+                            break;
+                        }
+
+                        await Task.Delay(100);
+                    }
+
                     await Exec(c, $"DROP DATABASE IF EXISTS \"{Name}\" WITH (FORCE)");
                 }
 

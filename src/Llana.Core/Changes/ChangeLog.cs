@@ -17,9 +17,14 @@ public interface IChangeFeed
     /// A cursor that reads every change appended from now on, in offset order.
     ChangeReader Read();
 
-    /// Calls <paramref name="observer"/> inside <see cref="Publish"/>, before it returns: only for in-memory cache
-    /// invalidation that must hold for the writer's very next request (role rules, users). No I/O.
+    /// Calls <paramref name="observer"/> inside <see cref="Publish"/> and <see cref="Observe"/>, before they return:
+    /// only for in-memory cache invalidation that must hold for the writer's very next request (role rules, users).
+    /// No I/O.
     IDisposable Subscribe(Action<RowChange> observer);
+
+    /// Shows a committed write to the observers without appending it: the write of an API whose changes reach the log
+    /// from another source (the database's change stream), so its caches are right for the writer's next request.
+    void Observe(TableSchema table, ChangeKind kind, object?[] row);
 }
 
 /// <see cref="IChangeFeed"/> over a ring of the last <see cref="Window"/> changes. A reader that falls further behind
@@ -72,11 +77,26 @@ public sealed class ChangeLog(int window = ChangeLog.DefaultWindow) : IChangeFee
         return change;
     }
 
-    public ChangeReader Read()
+    public void Observe(TableSchema table, ChangeKind kind, object?[] row)
+    {
+        var change = new RowChange(table, kind, row, 0);
+        lock (_gate)
+        {
+            foreach (var observer in _observers)
+            {
+                observer(change);
+            }
+        }
+    }
+
+    public ChangeReader Read() => ReadFrom(long.MaxValue);
+
+    /// A cursor from <paramref name="offset"/> (or the oldest change still in the window, or the head if later).
+    public ChangeReader ReadFrom(long offset)
     {
         lock (_gate)
         {
-            var reader = new ChangeReader(this, _head + 1);
+            var reader = new ChangeReader(this, Math.Clamp(offset, Math.Max(1, _head - _ring.Length + 1), _head + 1));
             _readers = [.. _readers, reader];
             return reader;
         }

@@ -49,6 +49,16 @@ public sealed partial class LlanaOptions
 
     private static readonly IPNetwork[] LoopbackProxies = [new(IPAddress.Loopback, 8), new(IPAddress.IPv6Loopback, 128)];
 
+    /// `REALTIME_SOURCE` (ours): `api` (Llana's behaviour: changes made through this API) or `database` (every
+    /// committed change, from the database's own change stream: PostgreSQL logical replication).
+    public RealtimeSource RealtimeSource { get; init; } = RealtimeSource.Api;
+
+    /// `REALTIME_SLOT`: the PostgreSQL replication slot of the `database` source.
+    public string RealtimeSlot { get; init; } = "llana";
+
+    /// `REALTIME_PUBLICATION`: the PostgreSQL publication of the `database` source.
+    public string RealtimePublication { get; init; } = "llana";
+
     public string? RedisHost { get; init; }
 
     public int? RedisPort { get; init; }
@@ -102,10 +112,25 @@ public sealed partial class LlanaOptions
             BaseUrlApp = Get("BASE_URL_APP"),
             CorsOrigins = List(Get("CORS_ORIGINS")),
             TrustedProxies = Get("TRUSTED_PROXIES") is { } proxies ? Networks(proxies, "TRUSTED_PROXIES") : LoopbackProxies,
+            RealtimeSource = Get("REALTIME_SOURCE") switch
+            {
+                null or "api" => RealtimeSource.Api,
+                "database" => RealtimeSource.Database,
+                var other => throw new OptionsException("REALTIME_SOURCE", other, "must be api or database"),
+            },
+            RealtimeSlot = PostgresName(Get("REALTIME_SLOT") ?? "llana", "REALTIME_SLOT"),
+            RealtimePublication = PostgresName(Get("REALTIME_PUBLICATION") ?? "llana", "REALTIME_PUBLICATION"),
             RedisHost = Get("REDIS_HOST"),
             RedisPort = Get("REDIS_PORT") is null ? null : Integer(Get("REDIS_PORT"), "REDIS_PORT", 6379, 1, 65535),
         };
     }
+
+    // Replication slot names allow only these; the publication is held to the same rule.
+    private static string PostgresName(string value, string name) =>
+        PostgresNamePattern().IsMatch(value) ? value : throw new OptionsException(name, value, "must be 1 to 63 lower-case letters, digits or underscores");
+
+    [GeneratedRegex("^[a-z0-9_]{1,63}$")]
+    private static partial Regex PostgresNamePattern();
 
     public static int Integer(string? value, string name, int fallback, int min, int max)
     {
@@ -165,6 +190,13 @@ public sealed partial class LlanaOptions
 
     [GeneratedRegex("^([0-9]{1,12})(ms|s|m|h|d)?$")]
     private static partial Regex DurationPattern();
+}
+
+/// Where realtime events come from (`REALTIME_SOURCE`).
+public enum RealtimeSource
+{
+    Api,
+    Database,
 }
 
 /// A bad configuration value: the message names the variable so a start-up failure is one clear line.

@@ -347,7 +347,16 @@ public sealed partial class TableService(
     /// A write committed: it enters the change log, and queued webhook deliveries are sent promptly.
     private void Committed(TableSchema table, ChangeKind kind, object?[] row, WriteHook? webhookHook)
     {
-        feed.Publish(table, kind, row);
+        // With the database as the source the change arrives from its stream; caches must still see it now.
+        if (options.RealtimeSource == RealtimeSource.Api)
+        {
+            feed.Publish(table, kind, row);
+        }
+        else
+        {
+            feed.Observe(table, kind, row);
+        }
+
         if (webhookHook is not null)
         {
             webhooks.Notify();

@@ -1,0 +1,341 @@
+using System.Data.Common;
+using Llana.Core.Changes;
+using Llana.Core.Options;
+using Llana.Core.Tables;
+using Llana.Data;
+using Llana.Data.Dialects;
+using Llana.Data.Schema;
+using Llana.Data.SystemTables;
+using Npgsql;
+using Npgsql.Replication;
+using Npgsql.Replication.PgOutput;
+using Npgsql.Replication.PgOutput.Messages;
+
+namespace Llana.Server.Capture;
+
+/// `REALTIME_SOURCE=database` on PostgreSQL: every committed change of the exposed tables, whoever wrote it, read from
+/// the database's logical replication stream (`pgoutput`, Npgsql's replication API) and appended to the change log,
+/// a transaction at a time and in commit order. The slot (`REALTIME_SLOT`) takes one reader: in a cluster, one node
+/// reads and shares the changes over Redis like its own; the others retry every few seconds and take over when it
+/// goes. A transaction's end is confirmed to PostgreSQL only after its changes are in the log, so a restart replays
+/// what was not confirmed instead of losing it.
+internal sealed partial class PostgresCapture(Database database, SchemaCatalog catalog, IChangeFeed feed, LlanaOptions options, ILogger<PostgresCapture> logger)
+    : BackgroundService
+{
+    private static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(2);
+
+    /// Whether this node holds the slot and reads the stream (for health and tests).
+    public bool Reading { get; private set; }
+
+    /// Refuses to start without what logical replication needs, naming the fix.
+    public static async Task CheckAsync(Database database, LlanaOptions options, CancellationToken ct)
+    {
+        if (options.RealtimeSource != RealtimeSource.Database)
+        {
+            return;
+        }
+
+        if (database.Uri.Kind != DatabaseKind.Postgres)
+        {
+            throw new StartupException("REALTIME_SOURCE=database is supported on PostgreSQL so far; use REALTIME_SOURCE=api with this database");
+        }
+
+        await using var connection = await database.Source.OpenConnectionAsync(ct);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT current_setting('wal_level'), (SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user), current_user";
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        if (reader.GetString(0) != "logical")
+        {
+            throw new StartupException(
+                $"REALTIME_SOURCE=database needs PostgreSQL's wal_level=logical (it is {reader.GetString(0)}): run ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL");
+        }
+
+        if (!reader.GetBoolean(1))
+        {
+            throw new StartupException(
+                $"REALTIME_SOURCE=database needs a role with REPLICATION: run ALTER ROLE \"{reader.GetString(2)}\" REPLICATION; (or use REALTIME_SOURCE=api)");
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (options.RealtimeSource != RealtimeSource.Database)
+        {
+            return;
+        }
+
+        var busyLogged = false;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await ReadAsync(stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (PostgresException e) when (e.SqlState == "55006")
+            {
+                // The slot is in use: another node reads the stream. Try again, to take over when it goes.
+                if (!busyLogged)
+                {
+                    LogStandby(logger, options.RealtimeSlot);
+                    busyLogged = true;
+                }
+            }
+            catch (Exception e) when (e is NpgsqlException or DbException or InvalidOperationException or TimeoutException or IOException)
+            {
+                LogStreamFailed(logger, e.Message);
+                busyLogged = false;
+            }
+            finally
+            {
+                Reading = false;
+            }
+
+            try
+            {
+                await Task.Delay(RetryInterval, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+    }
+
+    private async Task ReadAsync(CancellationToken ct)
+    {
+        await EnsurePublicationAsync(ct);
+        await using var connection = new LogicalReplicationConnection(database.Uri.ConnectionString);
+        await connection.Open(ct);
+        var slot = await EnsureSlotAsync(connection, ct);
+
+        var relations = new Dictionary<uint, Relation>();
+        var pending = new List<(TableSchema Table, ChangeKind Kind, object?[] Row, bool Partial)>();
+        var replication = new PgOutputReplicationOptions(options.RealtimePublication, PgOutputProtocolVersion.V1);
+        var lastStatus = 0L;
+        using var reading = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        _ = WatchSlotAsync(connection.ProcessID, reading.Token);
+        try
+        {
+            await foreach (var message in connection.StartReplication(slot, replication, ct))
+            {
+                switch (message)
+                {
+                    case BeginMessage:
+                        pending.Clear();
+                        break;
+                    case RelationMessage r:
+                        relations[r.RelationId] = Relation.For(r, catalog);
+                        break;
+                    case InsertMessage m:
+                        await AddAsync(pending, relations[m.Relation.RelationId], ChangeKind.Insert, m.NewRow, keyOnly: false, ct);
+                        break;
+                    case UpdateMessage m:
+                        await DrainOldAsync(m, ct);
+                        await AddAsync(pending, relations[m.Relation.RelationId], ChangeKind.Update, m.NewRow, keyOnly: false, ct);
+                        break;
+                    case FullDeleteMessage m:
+                        await AddAsync(pending, relations[m.Relation.RelationId], ChangeKind.Delete, m.OldRow, keyOnly: false, ct);
+                        break;
+                    case KeyDeleteMessage m:
+                        // Without REPLICA IDENTITY FULL a delete carries only the key: it goes to sockets that may read every row.
+                        await AddAsync(pending, relations[m.Relation.RelationId], ChangeKind.Delete, m.Key, keyOnly: true, ct);
+                        break;
+                    case CommitMessage commit:
+                        var committedAt = new DateTimeOffset(DateTime.SpecifyKind(commit.TransactionCommitTimestamp, DateTimeKind.Utc));
+                        foreach (var (table, kind, row, partial) in pending)
+                        {
+                            feed.Publish(table, kind, row, partial: partial, committedAt: committedAt);
+                        }
+
+                        pending.Clear();
+
+                        // In the log: PostgreSQL may recycle the WAL up to here. Told at most every 100 ms (one message, no
+                        // wait), so a node taking over replays little.
+                        connection.SetReplicationStatus(commit.TransactionEndLsn);
+                        if (Environment.TickCount64 - lastStatus > 100)
+                        {
+                            lastStatus = Environment.TickCount64;
+                            await connection.SendStatusUpdate(ct);
+                        }
+
+                        break;
+                }
+            }
+        }
+        finally
+        {
+            await reading.CancelAsync();
+        }
+    }
+
+    // The stream yields nothing until a change commits: the slot's holder (PostgreSQL's view) tells when this node reads.
+    private async Task WatchSlotAsync(int processId, CancellationToken ct)
+    {
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                await using (var connection = await database.Source.OpenConnectionAsync(ct))
+                await using (var command = connection.CreateCommand())
+                {
+                    command.CommandText = "SELECT active_pid FROM pg_replication_slots WHERE slot_name = @slot";
+                    command.Parameters.Add(new NpgsqlParameter("slot", options.RealtimeSlot));
+                    if (await command.ExecuteScalarAsync(ct) is int pid && pid == processId)
+                    {
+                        Reading = true;
+                        LogReading(logger, options.RealtimeSlot, options.RealtimePublication);
+                        return;
+                    }
+                }
+
+                await Task.Delay(100, ct);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or DbException)
+        {
+        }
+    }
+
+    // An update's old row (REPLICA IDENTITY FULL, or a changed key) comes first in the stream and must be read past.
+    private static async Task DrainOldAsync(UpdateMessage message, CancellationToken ct)
+    {
+        ReplicationTuple? old = message switch
+        {
+            FullUpdateMessage full => full.OldRow,
+            IndexUpdateMessage index => index.Key,
+            _ => null,
+        };
+        if (old is not null)
+        {
+            await foreach (var _ in old.WithCancellation(ct))
+            {
+            }
+        }
+    }
+
+    private static async Task AddAsync(
+        List<(TableSchema, ChangeKind, object?[], bool)> pending, Relation relation, ChangeKind kind, ReplicationTuple tuple, bool keyOnly, CancellationToken ct)
+    {
+        var row = relation.Table is { } table ? new object?[table.Columns.Count] : null;
+        var partial = keyOnly;
+        var i = 0;
+        await foreach (var value in tuple.WithCancellation(ct))
+        {
+            var target = relation.Targets[i++];
+            if (row is null || target < 0)
+            {
+                continue;
+            }
+
+            if (value.IsUnchangedToastedValue)
+            {
+                // A large value the update did not touch is not in the stream: only the key is known for sure.
+                partial = true;
+                continue;
+            }
+
+            row[target] = value.IsDBNull ? null : ValueNormalizer.Normalize(await value.Get<string>(ct), relation.Table!.Columns[target]);
+        }
+
+        if (row is not null && relation.Table!.PrimaryKeyColumn is not null)
+        {
+            pending.Add((relation.Table, kind, row, partial));
+        }
+    }
+
+    private async Task EnsurePublicationAsync(CancellationToken ct)
+    {
+        await catalog.LoadAsync(ct);
+        var tables = catalog.Tables.Where(t => !t.IsView && t.Table != SystemTableNames.WebhookLog).Select(t => t.Table).ToList();
+        await using var connection = await database.Source.OpenConnectionAsync(ct);
+        var published = new HashSet<string>(StringComparer.Ordinal);
+        var exists = false;
+        await using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "SELECT p.pubname, pt.tablename FROM pg_publication p LEFT JOIN pg_publication_tables pt ON pt.pubname = p.pubname AND pt.schemaname = current_schema() WHERE p.pubname = @name";
+            command.Parameters.Add(new NpgsqlParameter("name", options.RealtimePublication));
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                exists = true;
+                if (!reader.IsDBNull(1))
+                {
+                    published.Add(reader.GetString(1));
+                }
+            }
+        }
+
+        var missing = tables.Where(t => !published.Contains(t)).ToList();
+        if (exists && missing.Count == 0)
+        {
+            return;
+        }
+
+        // Names come from the introspected schema and are quoted; a publication takes no parameters.
+        var list = string.Join(", ", missing.Select(database.Dialect.Quote));
+        await using (var command = connection.CreateCommand())
+        {
+            command.CommandText = exists
+                ? $"ALTER PUBLICATION {database.Dialect.Quote(options.RealtimePublication)} ADD TABLE {list}"
+                : $"CREATE PUBLICATION {database.Dialect.Quote(options.RealtimePublication)} FOR TABLE {list}";
+            await command.ExecuteNonQueryAsync(ct);
+        }
+
+        LogPublication(logger, options.RealtimePublication, missing.Count);
+    }
+
+    private async Task<PgOutputReplicationSlot> EnsureSlotAsync(LogicalReplicationConnection connection, CancellationToken ct)
+    {
+        await using var check = await database.Source.OpenConnectionAsync(ct);
+        await using var command = check.CreateCommand();
+        command.CommandText = "SELECT 1 FROM pg_replication_slots WHERE slot_name = @slot";
+        command.Parameters.Add(new NpgsqlParameter("slot", options.RealtimeSlot));
+        if (await command.ExecuteScalarAsync(ct) is not null)
+        {
+            return new PgOutputReplicationSlot(options.RealtimeSlot);
+        }
+
+        try
+        {
+            var slot = await connection.CreatePgOutputReplicationSlot(options.RealtimeSlot, temporarySlot: false, LogicalSlotSnapshotInitMode.NoExport, cancellationToken: ct);
+            LogSlotCreated(logger, options.RealtimeSlot);
+            return slot;
+        }
+        catch (PostgresException e) when (e.SqlState == "42710")
+        {
+            // Another node created it first.
+            return new PgOutputReplicationSlot(options.RealtimeSlot);
+        }
+    }
+
+    /// A relation of the stream: the catalog table it is (null when not exposed), and for each streamed column its
+    /// position in the table's rows (-1 when the catalog does not have it).
+    private sealed record Relation(TableSchema? Table, int[] Targets)
+    {
+        public static Relation For(RelationMessage message, SchemaCatalog catalog)
+        {
+            var table = catalog.Find(message.RelationName);
+            return new Relation(table, message.Columns.Select(c => table?.IndexOf(c.ColumnName) ?? -1).ToArray());
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Reading changes from PostgreSQL: slot {Slot}, publication {Publication}")]
+    private static partial void LogReading(ILogger logger, string slot, string publication);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Replication slot {Slot} is read by another node: standing by to take over")]
+    private static partial void LogStandby(ILogger logger, string slot);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Change stream interrupted, resuming from the last confirmed change: {Error}")]
+    private static partial void LogStreamFailed(ILogger logger, string error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Publication {Publication}: {Count} table(s) added")]
+    private static partial void LogPublication(ILogger logger, string publication, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Replication slot {Slot} created. While no node reads it, PostgreSQL keeps the WAL it has not confirmed: drop it (SELECT pg_drop_replication_slot('{Slot}')) if you stop using REALTIME_SOURCE=database")]
+    private static partial void LogSlotCreated(ILogger logger, string slot);
+}

@@ -1,0 +1,184 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Llana.Data;
+using Llana.Data.Demo;
+using Llana.Server.Capture;
+using Llana.Server.Tests.Infrastructure;
+using Llana.Testing;
+
+namespace Llana.Server.Tests;
+
+/// `REALTIME_SOURCE=database` on PostgreSQL (issue: change capture): writes made by any connection, not only through
+/// the API, reach socket.io clients once, in commit order, a transaction at a time.
+public sealed partial class DatabaseSourceTests : IAsyncLifetime
+{
+    private TestDatabase _database = null!;
+
+    public async Task InitializeAsync()
+    {
+        _database = await TestDatabase.CreateAsync(DatabaseKind.Postgres);
+        await using var connection = await _database.OpenAsync();
+        await DemoDatabase.EnsureCreatedAsync(connection, DatabaseKind.Postgres, CancellationToken.None);
+    }
+
+    public Task DisposeAsync() => _database.DisposeAsync().AsTask();
+
+    // Slots are named per PostgreSQL server, not per database: each test database gets its own.
+    private string Slot => "llana_" + NonName().Replace(_database.Name.ToLowerInvariant(), "_")[..Math.Min(40, _database.Name.Length)];
+
+    [GeneratedRegex("[^a-z0-9_]")]
+    private static partial Regex NonName();
+
+    private async Task<LlanaServer> StartAsync(Dictionary<string, string?>? extra = null)
+    {
+        var settings = new Dictionary<string, string?> { ["SKIP_AUTH"] = "true", ["REALTIME_SOURCE"] = "database", ["REALTIME_SLOT"] = Slot };
+        foreach (var (k, v) in extra ?? [])
+        {
+            settings[k] = v;
+        }
+
+        var server = await LlanaServer.StartAsync(_database.Uri, settings);
+        var until = DateTime.UtcNow.AddSeconds(30);
+        while (!server.Get<PostgresCapture>().Reading)
+        {
+            Assert.True(DateTime.UtcNow < until, "the change stream was not read within 30 s");
+            await Task.Delay(50);
+        }
+
+        return server;
+    }
+
+    private async Task<string> InsertAsync(string name)
+    {
+        await using var connection = await _database.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"INSERT INTO \"Customer\" (\"companyName\", \"userId\") VALUES ('{name}', 1) RETURNING \"custId\"";
+        return Convert.ToString(await command.ExecuteScalarAsync(), CultureInfo.InvariantCulture)!;
+    }
+
+    [Fact]
+    public async Task Writes_from_any_connection_reach_subscribers_once_in_commit_order_and_a_transaction_whole()
+    {
+        await using var server = await StartAsync();
+        await using var socket = NodeSubscriber.Start(server.Address, new { auth = new Dictionary<string, string> { ["x-llana-table"] = "Customer" } });
+        await socket.ConnectedAsync();
+
+        // A write made outside the API.
+        var outside = await InsertAsync("Outside the API");
+        Assert.Equal($"{{\"type\":\"INSERT\",\"custId\":\"{outside}\"}}", (await socket.EventAsync("Customer", p => p.GetProperty("custId").GetString() == outside)).GetRawText());
+
+        // One transaction of three rows, then an update and a delete, all by another connection.
+        string[] ids;
+        await using (var connection = await _database.OpenAsync())
+        {
+            await using var transaction = await connection.BeginTransactionAsync();
+            ids = new string[3];
+            for (var i = 0; i < 3; i++)
+            {
+                await using var command = connection.CreateCommand();
+                command.Transaction = transaction;
+                command.CommandText = $"INSERT INTO \"Customer\" (\"companyName\", \"userId\") VALUES ('Batch {i}', 1) RETURNING \"custId\"";
+                ids[i] = Convert.ToString(await command.ExecuteScalarAsync(), CultureInfo.InvariantCulture)!;
+            }
+
+            await transaction.CommitAsync();
+        }
+
+        await _database.ExecuteAsync($"UPDATE \"Customer\" SET \"city\" = 'Oslo' WHERE \"custId\" = {ids[0]}");
+        await _database.ExecuteAsync($"DELETE FROM \"Customer\" WHERE \"custId\" = {ids[1]}");
+
+        // Through the API: exactly once (the API does not publish it a second time).
+        var created = await server.Http.Post("/Customer/", new { companyName = "Through the API", userId = 1 });
+        Assert.Equal(201, created.Status);
+        var viaApi = created.Json.GetProperty("custId").GetInt64().ToString(CultureInfo.InvariantCulture);
+
+        var sentinel = await InsertAsync("Sentinel");
+        await socket.EventAsync("Customer", p => p.GetProperty("custId").GetString() == sentinel);
+        var events = socket.Events.Where(e => e.Name == "Customer").Select(e => (Type: e.Payload.GetProperty("type").GetString(), Id: e.Payload.GetProperty("custId").GetString())).ToList();
+        Assert.Equal(
+            [("INSERT", outside), ("INSERT", ids[0]), ("INSERT", ids[1]), ("INSERT", ids[2]), ("UPDATE", ids[0]), ("DELETE", ids[1]), ("INSERT", viaApi), ("INSERT", sentinel)],
+            events);
+    }
+
+    [Fact]
+    public async Task Changes_made_while_no_node_reads_are_delivered_when_one_starts_again()
+    {
+        await using (await StartAsync())
+        {
+        }
+
+        // The slot keeps its place while nobody reads: these are replayed to the next reader.
+        var whileDown = await InsertAsync("While no node reads");
+        await using var server = await StartAsync();
+        using var onServer = new FeedProbe(server);
+        var change = await onServer.WaitForAsync(c => c.TableName == "Customer" && c.Id == whileDown);
+        Assert.Equal("While no node reads", change["companyName"]);
+    }
+
+    [Fact]
+    public async Task A_second_node_stands_by_and_takes_over_when_the_reader_stops()
+    {
+        var a = await StartAsync();
+        var b = await LlanaServer.StartAsync(_database.Uri, new Dictionary<string, string?> { ["SKIP_AUTH"] = "true", ["REALTIME_SOURCE"] = "database", ["REALTIME_SLOT"] = Slot });
+        await using var _ = b;
+        await Task.Delay(500);
+        Assert.False(b.Get<PostgresCapture>().Reading);
+
+        await a.DisposeAsync();
+        var until = DateTime.UtcNow.AddSeconds(30);
+        while (!b.Get<PostgresCapture>().Reading)
+        {
+            Assert.True(DateTime.UtcNow < until, "the standby did not take over within 30 s");
+            await Task.Delay(50);
+        }
+
+        using var onB = new FeedProbe(b);
+        var id = await InsertAsync("After the takeover");
+        await onB.WaitForAsync(c => c.TableName == "Customer" && c.Id == id);
+    }
+
+    [Fact]
+    public async Task Start_up_names_the_fix_when_the_role_may_not_replicate()
+    {
+        var role = "llana_norepl_" + Guid.NewGuid().ToString("N")[..8];
+        await _database.ExecuteAsync($"CREATE ROLE {role} LOGIN PASSWORD 'pw' NOREPLICATION");
+        try
+        {
+            var uri = new UriBuilder(_database.Uri) { UserName = role, Password = "pw" }.Uri.ToString();
+            var e = await Assert.ThrowsAsync<StartupException>(() => LlanaServer.StartAsync(uri, new Dictionary<string, string?> { ["SKIP_AUTH"] = "true", ["REALTIME_SOURCE"] = "database" }));
+            Assert.Contains($"ALTER ROLE \"{role}\" REPLICATION", e.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await _database.ExecuteAsync($"DROP ROLE {role}");
+        }
+    }
+
+    /// The node's change log from its first change on.
+    private sealed class FeedProbe(LlanaServer server) : IDisposable
+    {
+        private readonly Core.Changes.ChangeReader _reader = ((Core.Changes.ChangeLog)server.Get<Core.Changes.IChangeFeed>()).ReadFrom(1);
+        private readonly List<Core.Changes.RowChange> _changes = [];
+
+        public async Task<Core.Changes.RowChange> WaitForAsync(Func<Core.Changes.RowChange, bool> match)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            while (true)
+            {
+                while (_reader.TryRead(out var change))
+                {
+                    _changes.Add(change);
+                }
+
+                if (_changes.FirstOrDefault(match) is { } found)
+                {
+                    return found;
+                }
+
+                Assert.True(await _reader.WaitToReadAsync(timeout.Token), "change not seen within 15 s");
+            }
+        }
+
+        public void Dispose() => _reader.Dispose();
+    }
+}

@@ -138,6 +138,52 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Captured_changes_are_judged_per_socket_like_api_writes()
+    {
+        await using var server = await StartAsync(new() { ["SKIP_AUTH"] = null, ["AUTH_LOGIN_RATE_LIMIT"] = "0" });
+        using var admin = server.Admin();
+
+        // Users read their own customers only (a rule written through the API applies at once, from the stream or not).
+        Assert.Equal(201, (await admin.Post("/_llana_role/", new
+        {
+            custom = true, table = "Customer", identity_column = "userId", role = "USER", records = "NONE", own_records = "READ",
+        })).Status);
+        await using var user = NodeSubscriber.Start(server.Address, new
+        {
+            auth = new Dictionary<string, string> { ["x-llana-table"] = "Customer", ["token"] = server.Token(2, AuthHelpers.UserEmail) },
+        });
+        await user.ConnectedAsync();
+
+        string Insert(long owner) => $"INSERT INTO \"Customer\" (\"companyName\", \"userId\") VALUES ('Owned', {owner}) RETURNING \"custId\"";
+        var others = Convert.ToString(await _database.ScalarAsync(Insert(1)), CultureInfo.InvariantCulture);
+        var own = Convert.ToString(await _database.ScalarAsync(Insert(2)), CultureInfo.InvariantCulture);
+        await user.EventAsync("Customer", p => p.GetProperty("custId").GetString() == own);
+        Assert.DoesNotContain(user.Events, e => e.Payload.GetProperty("custId").GetString() == others);
+    }
+
+    [Fact]
+    public async Task In_a_cluster_the_reader_shares_captured_changes_with_the_other_nodes_once()
+    {
+        await using var redis = new RedisProcess();
+        await redis.StartAsync();
+        var clustered = new Dictionary<string, string?>(redis.Settings);
+        await using var a = await StartAsync(clustered);
+        await using var b = await LlanaServer.StartAsync(_database.Uri, new Dictionary<string, string?>(clustered)
+        {
+            ["SKIP_AUTH"] = "true", ["REALTIME_SOURCE"] = "database", ["REALTIME_SLOT"] = Slot,
+        });
+        await using var onB = NodeSubscriber.Start(b.Address, new { auth = new Dictionary<string, string> { ["x-llana-table"] = "Customer" } });
+        await onB.ConnectedAsync();
+
+        var outside = await InsertAsync("Read by A, seen on B");
+        var viaB = (await b.Http.Post("/Customer/", new { companyName = "Written through B", userId = 1 })).Json.GetProperty("custId").GetInt64().ToString(CultureInfo.InvariantCulture);
+        var sentinel = await InsertAsync("Sentinel");
+        await onB.EventAsync("Customer", p => p.GetProperty("custId").GetString() == sentinel);
+        Assert.Equal([outside, viaB, sentinel], onB.Events.Where(e => e.Name == "Customer").Select(e => e.Payload.GetProperty("custId").GetString()));
+        Assert.False(b.Get<PostgresCapture>().Reading);
+    }
+
+    [Fact]
     public async Task Start_up_names_the_fix_when_the_role_may_not_replicate()
     {
         var role = "llana_norepl_" + Guid.NewGuid().ToString("N")[..8];

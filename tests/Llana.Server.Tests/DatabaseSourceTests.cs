@@ -184,6 +184,46 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_stream_read_again_after_its_reader_was_cut_off_delivers_nothing_twice()
+    {
+        await using var redis = new RedisProcess();
+        await redis.StartAsync();
+        var clustered = new Dictionary<string, string?>(redis.Settings);
+        await using var a = await StartAsync(clustered);
+        await using var b = await LlanaServer.StartAsync(_database.Uri, new Dictionary<string, string?>(clustered)
+        {
+            ["SKIP_AUTH"] = "true", ["REALTIME_SOURCE"] = "database", ["REALTIME_SLOT"] = Slot,
+        });
+        await using var onB = NodeSubscriber.Start(b.Address, new { auth = new Dictionary<string, string> { ["x-llana-table"] = "Customer" } });
+        await onB.ConnectedAsync();
+
+        // Twenty transactions in a burst: the reader confirms at most every 100 ms, so most are not confirmed when its
+        // connection is killed. Whichever node reads next gets them again and must recognise them.
+        var ids = new List<string>();
+        for (var i = 0; i < 20; i++)
+        {
+            ids.Add(await InsertAsync("Burst " + i));
+        }
+
+        await onB.EventAsync("Customer", p => p.GetProperty("custId").GetString() == ids[^1]);
+        await _database.ExecuteAsync($"SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '{Slot}'");
+        var until = DateTime.UtcNow.AddSeconds(30);
+        while (!a.Get<PostgresCapture>().Reading && !b.Get<PostgresCapture>().Reading || Convert.ToInt64(await _database.ScalarAsync(
+            $"SELECT COUNT(*) FROM pg_replication_slots WHERE slot_name = '{Slot}' AND active"), CultureInfo.InvariantCulture) == 0)
+        {
+            Assert.True(DateTime.UtcNow < until, "no node read the stream again within 30 s");
+            await Task.Delay(50);
+        }
+
+        var sentinel = await InsertAsync("Sentinel");
+        await onB.EventAsync("Customer", p => p.GetProperty("custId").GetString() == sentinel);
+        var got = onB.Events.Where(e => e.Name == "Customer").Select(e => e.Payload.GetProperty("custId").GetString()).ToList();
+        Assert.Equal([.. ids, sentinel], got);
+        var repeats = ((Core.Changes.ChangeLog)a.Get<Core.Changes.IChangeFeed>()).Repeats + ((Core.Changes.ChangeLog)b.Get<Core.Changes.IChangeFeed>()).Repeats;
+        Assert.True(repeats > 0, "the stream was not read again: the test proved nothing");
+    }
+
+    [Fact]
     public async Task Start_up_names_the_fix_when_the_role_may_not_replicate()
     {
         var role = "llana_norepl_" + Guid.NewGuid().ToString("N")[..8];

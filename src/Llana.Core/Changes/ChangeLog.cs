@@ -8,8 +8,12 @@ namespace Llana.Core.Changes;
 /// lock, and a slow consumer slows neither writes nor the others.
 public interface IChangeFeed
 {
-    /// The single append point: assigns the next offset (and, for a local change, the next local sequence).
-    RowChange Publish(TableSchema table, ChangeKind kind, object?[] row, bool remote = false, bool partial = false, ChangeOrigin? origin = null, DateTimeOffset? committedAt = null);
+    /// The single append point: assigns the next offset (and, for a local change, the next local sequence). A captured
+    /// change at or before the last captured one appended is a repeat (a new reader replaying the stream): it is not
+    /// appended, and the result's offset is 0.
+    RowChange Publish(
+        TableSchema table, ChangeKind kind, object?[] row, bool remote = false, bool partial = false, ChangeOrigin? origin = null,
+        DateTimeOffset? committedAt = null, CapturePosition? captured = null);
 
     /// Offset of the last change appended (0 before the first).
     long Head { get; }
@@ -40,24 +44,52 @@ public sealed class ChangeLog(int window = ChangeLog.DefaultWindow) : IChangeFee
     private ChangeReader[] _readers = [];
     private long _head;
     private long _localSequence;
+    private CapturePosition? _lastCaptured;
+    private long _repeats;
+
+    /// Captured changes not appended because this log already had them (a stream read again after a reader changed).
+    public long Repeats
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _repeats;
+            }
+        }
+    }
 
     public int Window => _ring.Length;
 
     /// Offset of the last change appended (0 before the first).
     public long Head => Volatile.Read(ref _head);
 
-    public RowChange Publish(TableSchema table, ChangeKind kind, object?[] row, bool remote = false, bool partial = false, ChangeOrigin? origin = null, DateTimeOffset? committedAt = null)
+    public RowChange Publish(
+        TableSchema table, ChangeKind kind, object?[] row, bool remote = false, bool partial = false, ChangeOrigin? origin = null,
+        DateTimeOffset? committedAt = null, CapturePosition? captured = null)
     {
         RowChange change;
         ChangeReader[] readers;
         lock (_gate)
         {
+            if (captured is { } position)
+            {
+                if (_lastCaptured is { } last && position.CompareTo(last) <= 0)
+                {
+                    _repeats++;
+                    return new RowChange(table, kind, row, 0, remote, partial) { Captured = captured };
+                }
+
+                _lastCaptured = position;
+            }
+
             var offset = _head + 1;
             change = new RowChange(table, kind, row, offset, remote, partial)
             {
                 Origin = origin,
                 CommittedAt = committedAt ?? DateTimeOffset.UtcNow,
                 LocalSequence = remote ? 0 : ++_localSequence,
+                Captured = captured,
             };
             _ring[offset % _ring.Length] = change;
             Volatile.Write(ref _head, offset);

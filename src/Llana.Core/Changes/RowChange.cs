@@ -26,6 +26,9 @@ public sealed record RowChange(TableSchema Table, ChangeKind Kind, object?[] Row
     /// When the change entered the feed of the node that made it (that node's clock): the start of delivery lag.
     public DateTimeOffset CommittedAt { get; init; }
 
+    /// Where the database's change stream had this change (`REALTIME_SOURCE=database`); null for API writes.
+    public CapturePosition? Captured { get; init; }
+
     public string TableName => Table.Table;
 
     public string? PrimaryKey => Table.PrimaryKey;
@@ -47,3 +50,23 @@ public sealed record RowChange(TableSchema Table, ChangeKind Kind, object?[] Row
 /// A change's identity across nodes: the node that made the write and its offset there.
 public sealed record ChangeOrigin(string Node, long Offset);
 
+
+/// A captured change's place in the database's stream: its transaction's commit position (PostgreSQL: the LSN of the
+/// commit's end) and its index in that transaction. Increasing in commit order, the same on every node and every read
+/// of the stream: a change read again (a new reader replaying what was not confirmed) is recognised.
+public readonly record struct CapturePosition(ulong Commit, int Index) : IComparable<CapturePosition>
+{
+    public int CompareTo(CapturePosition other) => Commit != other.Commit ? Commit.CompareTo(other.Commit) : Index.CompareTo(other.Index);
+
+    public override string ToString() => Commit.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + Index.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    public static CapturePosition? Parse(string? text)
+    {
+        var colon = text?.IndexOf(':', StringComparison.Ordinal) ?? -1;
+        return colon > 0
+            && ulong.TryParse(text.AsSpan(0, colon), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var commit)
+            && int.TryParse(text.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var index)
+            ? new CapturePosition(commit, index)
+            : null;
+    }
+}

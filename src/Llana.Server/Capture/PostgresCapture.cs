@@ -147,9 +147,10 @@ internal sealed partial class PostgresCapture(Database database, SchemaCatalog c
                         break;
                     case CommitMessage commit:
                         var committedAt = new DateTimeOffset(DateTime.SpecifyKind(commit.TransactionCommitTimestamp, DateTimeKind.Utc));
-                        foreach (var (table, kind, row, partial) in pending)
+                        for (var i = 0; i < pending.Count; i++)
                         {
-                            feed.Publish(table, kind, row, partial: partial, committedAt: committedAt);
+                            var (table, kind, row, partial) = pending[i];
+                            feed.Publish(table, kind, row, partial: partial, committedAt: committedAt, captured: new CapturePosition((ulong)commit.TransactionEndLsn, i));
                         }
 
                         pending.Clear();

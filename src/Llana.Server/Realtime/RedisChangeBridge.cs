@@ -226,6 +226,11 @@ internal sealed partial class RedisChangeBridge(
             w.WriteNumber("originOffset", change.Offset);
             w.WriteNumber("seq", seq);
             w.WriteNumber("committedAt", change.CommittedAt.ToUnixTimeMilliseconds());
+            if (change.Captured is { } captured)
+            {
+                w.WriteString("captured", captured.ToString());
+            }
+
             w.WritePropertyName("row");
             RowJson.Write(w, change.Table, change.Row);
             w.WriteEndObject();
@@ -309,7 +314,7 @@ internal sealed partial class RedisChangeBridge(
             metrics.ClusterLag.Record((DateTimeOffset.UtcNow - change.CommittedAt).TotalSeconds);
         }
 
-        feed.Publish(change.Table, change.Kind, change.Row, remote: true, change.Partial, change.Origin, change.CommittedAt == default ? null : change.CommittedAt);
+        feed.Publish(change.Table, change.Kind, change.Row, remote: true, change.Partial, change.Origin, change.CommittedAt == default ? null : change.CommittedAt, change.Captured);
     }
 
     internal static long? SeqOf(JsonElement json) =>
@@ -409,7 +414,8 @@ internal sealed partial class RedisChangeBridge(
 
         // `committedAt` (ours, Unix milliseconds) is absent from Node Llana's messages: their lag is not measured.
         var committedAt = json.TryGetProperty("committedAt", out var at) && at.TryGetInt64(out var ms) ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : default;
-        return new RowChange(table, kind, row, 0, Remote: true, partial) { Origin = OriginOf(json), CommittedAt = committedAt };
+        var captured = json.TryGetProperty("captured", out var c) && c.ValueKind == JsonValueKind.String ? CapturePosition.Parse(c.GetString()) : null;
+        return new RowChange(table, kind, row, 0, Remote: true, partial) { Origin = OriginOf(json), CommittedAt = committedAt, Captured = captured };
     }
 
     /// Remembers which node holds a socket's recovery session (pid), so another node can resume it.

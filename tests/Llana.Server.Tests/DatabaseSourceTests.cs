@@ -224,6 +224,45 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task In_a_cluster_a_change_is_confirmed_to_PostgreSQL_only_once_it_is_in_the_Redis_log()
+    {
+        await using var redis = new RedisProcess();
+        await redis.StartAsync();
+        await using var a = await StartAsync(new Dictionary<string, string?>(redis.Settings));
+        using var onA = new FeedProbe(a);
+
+        async Task<ulong> ConfirmedAsync() => Convert.ToUInt64(await _database.ScalarAsync(
+            $"SELECT confirmed_flush_lsn - '0/0'::pg_lsn FROM pg_replication_slots WHERE slot_name = '{Slot}'"), CultureInfo.InvariantCulture);
+        async Task<ulong> CurrentAsync() => Convert.ToUInt64(await _database.ScalarAsync("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"), CultureInfo.InvariantCulture);
+        async Task ConfirmedPastAsync(ulong lsn)
+        {
+            var until = DateTime.UtcNow.AddSeconds(30);
+            while (await ConfirmedAsync() < lsn)
+            {
+                Assert.True(DateTime.UtcNow < until, "not confirmed within 30 s");
+                await Task.Delay(50);
+            }
+        }
+
+        var first = await InsertAsync("Shared");
+        await ConfirmedPastAsync(await CurrentAsync());
+
+        // Redis down: the change reaches this node's log (and its sockets) but cannot be shared, so it is not confirmed:
+        // a node taking over now would read it again.
+        await redis.StopAsync();
+        var before = await ConfirmedAsync();
+        var second = await InsertAsync("Not shared yet");
+        var after = await CurrentAsync();
+        await onA.WaitForAsync(c => c.TableName == "Customer" && c.Id == second);
+        await Task.Delay(1000);
+        Assert.Equal(before, await ConfirmedAsync());
+
+        await redis.StartAsync();
+        await ConfirmedPastAsync(after);
+        Assert.NotEqual(first, second);
+    }
+
+    [Fact]
     public async Task Start_up_names_the_fix_when_the_role_may_not_replicate()
     {
         var role = "llana_norepl_" + Guid.NewGuid().ToString("N")[..8];

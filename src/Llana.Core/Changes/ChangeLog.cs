@@ -31,6 +31,21 @@ public interface IChangeFeed
     void Observe(TableSchema table, ChangeKind kind, object?[] row);
 }
 
+/// How far this node's change log is safe beyond this process: a source that must not lose what it appended (the
+/// database's change stream confirms its position) waits for this. A cluster link shares the log; alone, a change is
+/// handed off once it is in the log.
+public interface IChangeHandoff
+{
+    /// Offset of the last change handed off.
+    long HandedOffUpTo { get; }
+}
+
+/// A single node: what is in the log is handed off.
+public sealed class LocalHandoff(IChangeFeed feed) : IChangeHandoff
+{
+    public long HandedOffUpTo => feed.Head;
+}
+
 /// <see cref="IChangeFeed"/> over a ring of the last <see cref="Window"/> changes. A reader that falls further behind
 /// than the window skips what was overwritten and is told how much (<see cref="ChangeReader.Skipped"/>): memory stays
 /// bounded, and the loss is never silent.

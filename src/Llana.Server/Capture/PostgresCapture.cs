@@ -10,6 +10,7 @@ using Npgsql;
 using Npgsql.Replication;
 using Npgsql.Replication.PgOutput;
 using Npgsql.Replication.PgOutput.Messages;
+using NpgsqlTypes;
 
 namespace Llana.Server.Capture;
 
@@ -17,9 +18,10 @@ namespace Llana.Server.Capture;
 /// the database's logical replication stream (`pgoutput`, Npgsql's replication API) and appended to the change log,
 /// a transaction at a time and in commit order. The slot (`REALTIME_SLOT`) takes one reader: in a cluster, one node
 /// reads and shares the changes over Redis like its own; the others retry every few seconds and take over when it
-/// goes. A transaction's end is confirmed to PostgreSQL only after its changes are in the log, so a restart replays
-/// what was not confirmed instead of losing it.
-internal sealed partial class PostgresCapture(Database database, SchemaCatalog catalog, IChangeFeed feed, LlanaOptions options, ILogger<PostgresCapture> logger)
+/// goes. A transaction's end is confirmed to PostgreSQL only once its changes are handed off (in the log; in a cluster,
+/// in the Redis log too), so a restart or a takeover replays what was not confirmed instead of losing it.
+internal sealed partial class PostgresCapture(
+    Database database, SchemaCatalog catalog, IChangeFeed feed, IChangeHandoff handoff, LlanaOptions options, ILogger<PostgresCapture> logger)
     : BackgroundService
 {
     private static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(2);
@@ -116,9 +118,10 @@ internal sealed partial class PostgresCapture(Database database, SchemaCatalog c
         var relations = new Dictionary<uint, Relation>();
         var pending = new List<(TableSchema Table, ChangeKind Kind, object?[] Row, bool Partial)>();
         var replication = new PgOutputReplicationOptions(options.RealtimePublication, PgOutputProtocolVersion.V1);
-        var lastStatus = 0L;
+        var committed = new System.Collections.Concurrent.ConcurrentQueue<(long Offset, NpgsqlLogSequenceNumber End)>();
         using var reading = CancellationTokenSource.CreateLinkedTokenSource(ct);
         _ = WatchSlotAsync(connection.ProcessID, reading.Token);
+        var confirming = ConfirmAsync(connection, committed, reading.Token);
         try
         {
             await foreach (var message in connection.StartReplication(slot, replication, ct))
@@ -147,23 +150,16 @@ internal sealed partial class PostgresCapture(Database database, SchemaCatalog c
                         break;
                     case CommitMessage commit:
                         var committedAt = new DateTimeOffset(DateTime.SpecifyKind(commit.TransactionCommitTimestamp, DateTimeKind.Utc));
+                        var last = 0L;
                         for (var i = 0; i < pending.Count; i++)
                         {
                             var (table, kind, row, partial) = pending[i];
-                            feed.Publish(table, kind, row, partial: partial, committedAt: committedAt, captured: new CapturePosition((ulong)commit.TransactionEndLsn, i));
+                            var appended = feed.Publish(table, kind, row, partial: partial, committedAt: committedAt, captured: new CapturePosition((ulong)commit.TransactionEndLsn, i));
+                            last = Math.Max(last, appended.Offset);
                         }
 
                         pending.Clear();
-
-                        // In the log: PostgreSQL may recycle the WAL up to here. Told at most every 100 ms (one message, no
-                        // wait), so a node taking over replays little.
-                        connection.SetReplicationStatus(commit.TransactionEndLsn);
-                        if (Environment.TickCount64 - lastStatus > 100)
-                        {
-                            lastStatus = Environment.TickCount64;
-                            await connection.SendStatusUpdate(ct);
-                        }
-
+                        committed.Enqueue((last, commit.TransactionEndLsn));
                         break;
                 }
             }
@@ -171,6 +167,38 @@ internal sealed partial class PostgresCapture(Database database, SchemaCatalog c
         finally
         {
             await reading.CancelAsync();
+            await confirming;
+        }
+    }
+
+    /// Every 100 ms, confirms to PostgreSQL the last commit whose changes are handed off: the WAL up to there may go.
+    private async Task ConfirmAsync(
+        LogicalReplicationConnection connection, System.Collections.Concurrent.ConcurrentQueue<(long Offset, NpgsqlLogSequenceNumber End)> committed, CancellationToken ct)
+    {
+        NpgsqlLogSequenceNumber? confirmed = null;
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                await Task.Delay(100, ct);
+                var safe = handoff.HandedOffUpTo;
+                NpgsqlLogSequenceNumber? next = null;
+                while (committed.TryPeek(out var c) && c.Offset <= safe && committed.TryDequeue(out c))
+                {
+                    next = c.End;
+                }
+
+                if (next is { } end && end != confirmed)
+                {
+                    connection.SetReplicationStatus(end);
+                    await connection.SendStatusUpdate(ct);
+                    confirmed = end;
+                }
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or NpgsqlException or InvalidOperationException or ObjectDisposedException or IOException)
+        {
+            // The stream ended: the next reader starts from what was confirmed.
         }
     }
 

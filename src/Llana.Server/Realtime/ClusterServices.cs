@@ -1,3 +1,5 @@
+using Llana.Core.Changes;
+
 namespace Llana.Server.Realtime;
 
 internal static partial class ClusterServices
@@ -9,10 +11,12 @@ internal static partial class ClusterServices
         {
             services.AddSingleton(settings);
             services.AddSingleton<RedisChangeBridge>();
+            services.AddSingleton<IChangeHandoff>(sp => sp.GetRequiredService<RedisChangeBridge>());
             services.AddHostedService(sp => sp.GetRequiredService<RedisChangeBridge>());
         }
         else
         {
+            services.AddSingleton<IChangeHandoff, LocalHandoff>();
             services.AddHostedService<SingleNodeNotice>();
         }
 

@@ -35,8 +35,11 @@ internal sealed record RedisSettings(string Host, int Port, string? User, string
 /// gateway then disconnects its sockets, which refetch.
 internal sealed partial class RedisChangeBridge(
     RedisSettings settings, IChangeFeed feed, SchemaCatalog catalog, Database database, Http.LlanaMetrics metrics, ILogger<RedisChangeBridge> logger)
-    : IHostedService, IAsyncDisposable
+    : IHostedService, IAsyncDisposable, IChangeHandoff
 {
+    /// Offset of the last change in the Redis log (or, for a remote change, passed by).
+    public long HandedOffUpTo => Volatile.Read(ref _sharedUpTo);
+
     public static readonly RedisChannel Channel = RedisChannel.Literal("websockets");
 
     // The cluster's change log for recovery on another node: every node appends the changes it makes (the same

@@ -263,6 +263,31 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_table_created_while_running_streams_and_one_without_a_key_stays_writable()
+    {
+        await using var server = await StartAsync();
+        await _database.ExecuteAsync("CREATE TABLE \"Gadget\" (\"gadgetId\" SERIAL PRIMARY KEY, \"name\" TEXT)");
+        await _database.ExecuteAsync("CREATE TABLE \"Keyless\" (\"name\" TEXT)");
+        var until = DateTime.UtcNow.AddSeconds(30);
+        while (Convert.ToInt64(await _database.ScalarAsync("SELECT COUNT(*) FROM pg_publication_tables WHERE tablename = 'Gadget'"), CultureInfo.InvariantCulture) == 0)
+        {
+            Assert.True(DateTime.UtcNow < until, "Gadget did not join the publication within 30 s");
+            await Task.Delay(100);
+        }
+
+        await using var socket = NodeSubscriber.Start(server.Address, new { auth = new Dictionary<string, string> { ["x-llana-table"] = "Gadget" } });
+        await socket.ConnectedAsync();
+        var id = Convert.ToString(await _database.ScalarAsync("INSERT INTO \"Gadget\" (\"name\") VALUES ('new') RETURNING \"gadgetId\""), CultureInfo.InvariantCulture);
+        await socket.EventAsync("Gadget", p => p.GetProperty("gadgetId").GetString() == id);
+
+        // Publishing a table without a key would make PostgreSQL refuse its updates and deletes.
+        await _database.ExecuteAsync("INSERT INTO \"Keyless\" VALUES ('a')");
+        await _database.ExecuteAsync("UPDATE \"Keyless\" SET \"name\" = 'b'");
+        await _database.ExecuteAsync("DELETE FROM \"Keyless\"");
+        Assert.Equal(0L, Convert.ToInt64(await _database.ScalarAsync("SELECT COUNT(*) FROM pg_publication_tables WHERE tablename = 'Keyless'"), CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
     public async Task Start_up_names_the_fix_when_the_role_may_not_replicate()
     {
         var role = "llana_norepl_" + Guid.NewGuid().ToString("N")[..8];

@@ -121,6 +121,7 @@ internal sealed partial class PostgresCapture(
         var committed = new System.Collections.Concurrent.ConcurrentQueue<(long Offset, NpgsqlLogSequenceNumber End)>();
         using var reading = CancellationTokenSource.CreateLinkedTokenSource(ct);
         _ = WatchSlotAsync(connection.ProcessID, reading.Token);
+        _ = KeepPublicationAsync(reading.Token);
         var confirming = ConfirmAsync(connection, committed, reading.Token);
         try
         {
@@ -202,6 +203,39 @@ internal sealed partial class PostgresCapture(
         }
     }
 
+    /// Tables created while the server runs join the publication within a few seconds (their changes stream from then).
+    private async Task KeepPublicationAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(3), ct);
+                await using var connection = await database.Source.OpenConnectionAsync(ct);
+                await using var command = connection.CreateCommand();
+                command.CommandText = """
+                    SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND c.relname <> @log
+                      AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)
+                      AND NOT EXISTS (SELECT 1 FROM pg_publication_tables pt WHERE pt.pubname = @name AND pt.schemaname = n.nspname AND pt.tablename = c.relname)
+                    """;
+                command.Parameters.Add(new NpgsqlParameter("log", SystemTableNames.WebhookLog));
+                command.Parameters.Add(new NpgsqlParameter("name", options.RealtimePublication));
+                if (Convert.ToInt64(await command.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture) > 0)
+                {
+                    await EnsurePublicationAsync(ct);
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or DbException or InvalidOperationException)
+            {
+                if (ct.IsCancellationRequested)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
     // The stream yields nothing until a change commits: the slot's holder (PostgreSQL's view) tells when this node reads.
     private async Task WatchSlotAsync(int processId, CancellationToken ct)
     {
@@ -280,7 +314,9 @@ internal sealed partial class PostgresCapture(
     private async Task EnsurePublicationAsync(CancellationToken ct)
     {
         await catalog.LoadAsync(ct);
-        var tables = catalog.Tables.Where(t => !t.IsView && t.Table != SystemTableNames.WebhookLog).Select(t => t.Table).ToList();
+        // A table without a primary key is left out: PostgreSQL refuses UPDATE and DELETE on a published table that has
+        // no replica identity, and events need a key anyway.
+        var tables = catalog.Tables.Where(t => !t.IsView && t.PrimaryKey is not null && t.Table != SystemTableNames.WebhookLog).Select(t => t.Table).ToList();
         await using var connection = await database.Source.OpenConnectionAsync(ct);
         var published = new HashSet<string>(StringComparer.Ordinal);
         var exists = false;

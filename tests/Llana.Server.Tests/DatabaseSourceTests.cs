@@ -288,6 +288,32 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_transaction_of_100000_rows_arrives_whole_or_the_socket_is_told()
+    {
+        await using var server = await StartAsync();
+        await using var socket = NodeSubscriber.Start(server.Address, new { auth = new Dictionary<string, string> { ["x-llana-table"] = "Customer" } });
+        await socket.ConnectedAsync();
+        await _database.ExecuteAsync("INSERT INTO \"Customer\" (\"companyName\", \"userId\") SELECT 'Bulk ' || g, 1 FROM generate_series(1, 100000) g");
+        var sentinel = await InsertAsync("After the bulk");
+
+        // Every row then the sentinel, or (the socket fell out of the log's window) a disconnect by the server, which
+        // tells the client to refetch: never a silent gap.
+        var end = await socket.WaitForAsync(
+            l => (NodeSubscriber.Is(l, "event") && l.GetProperty("payload").GetProperty("custId").GetString() == sentinel) || NodeSubscriber.Is(l, "disconnect"),
+            "the sentinel or a disconnect", TimeSpan.FromMinutes(3));
+        if (NodeSubscriber.Is(end, "disconnect"))
+        {
+            Assert.Equal("io server disconnect", end.GetProperty("reason").GetString());
+        }
+        else
+        {
+            Assert.Equal(100_001, socket.Events.Count(e => e.Name == "Customer"));
+        }
+
+        Assert.Equal(200, (await server.Http.Get("/Customer/?limit=1")).Status);
+    }
+
+    [Fact]
     public async Task Start_up_names_the_fix_when_the_role_may_not_replicate()
     {
         var role = "llana_norepl_" + Guid.NewGuid().ToString("N")[..8];

@@ -24,6 +24,11 @@ public static partial class LlanaHost
 {
     public static async Task<int> RunAsync(string[] args)
     {
+        if (args is ["--drop-realtime-slot"])
+        {
+            return await DropRealtimeSlotAsync(settings: null, Console.Out, Console.Error);
+        }
+
         WebApplication app;
         try
         {
@@ -195,6 +200,29 @@ public static partial class LlanaHost
             }
         });
         return app;
+    }
+
+    /// `--drop-realtime-slot`: removes the `REALTIME_SOURCE=database` slot and publication of `DATABASE_URI`, so that
+    /// PostgreSQL stops keeping WAL for them (run it when no server reads the slot any more).
+    public static async Task<int> DropRealtimeSlotAsync(IReadOnlyDictionary<string, string?>? settings, TextWriter output, TextWriter error)
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(DotEnv.Read(Path.Combine(Directory.GetCurrentDirectory(), ".env")))
+            .AddEnvironmentVariables()
+            .AddInMemoryCollection(settings ?? new Dictionary<string, string?>())
+            .Build();
+        try
+        {
+            var options = LlanaOptions.From(configuration);
+            await using var database = new Database(DatabaseUri.Parse(options.DatabaseUri ?? LlanaOptions.DefaultDemoDatabase));
+            await output.WriteLineAsync(await Capture.PostgresCapture.DropAsync(database, options, CancellationToken.None));
+            return 0;
+        }
+        catch (Exception e) when (e is StartupException or OptionsException or FormatException or DbException)
+        {
+            await error.WriteLineAsync($"Llana could not drop the realtime slot: {e.Message}");
+            return 1;
+        }
     }
 
     private static async Task<Database> OpenDatabaseAsync(LlanaOptions options, CancellationToken ct)

@@ -314,6 +314,26 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_slot_is_dropped_on_request_once_no_server_reads_it()
+    {
+        var settings = new Dictionary<string, string?> { ["DATABASE_URI"] = _database.Uri, ["REALTIME_SLOT"] = Slot };
+        async Task<long> SlotsAsync() => Convert.ToInt64(await _database.ScalarAsync($"SELECT COUNT(*) FROM pg_replication_slots WHERE slot_name = '{Slot}'"), CultureInfo.InvariantCulture);
+        await using (var server = await StartAsync())
+        {
+            var refused = new StringWriter();
+            Assert.Equal(1, await LlanaHost.DropRealtimeSlotAsync(settings, TextWriter.Null, refused));
+            Assert.Contains("stop every server using it first", refused.ToString(), StringComparison.Ordinal);
+            Assert.Equal(1, await SlotsAsync());
+        }
+
+        var output = new StringWriter();
+        Assert.Equal(0, await LlanaHost.DropRealtimeSlotAsync(settings, output, TextWriter.Null));
+        Assert.Contains($"Dropped replication slot {Slot} and publication llana", output.ToString(), StringComparison.Ordinal);
+        Assert.Equal(0, await SlotsAsync());
+        Assert.Equal(0L, Convert.ToInt64(await _database.ScalarAsync("SELECT COUNT(*) FROM pg_publication WHERE pubname = 'llana'"), CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
     public async Task Start_up_names_the_fix_when_the_role_may_not_replicate()
     {
         var role = "llana_norepl_" + Guid.NewGuid().ToString("N")[..8];

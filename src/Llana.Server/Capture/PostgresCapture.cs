@@ -60,6 +60,41 @@ internal sealed partial class PostgresCapture(
         }
     }
 
+    /// Drops the slot and the publication (`--drop-realtime-slot`); refuses while a server reads the slot.
+    public static async Task<string> DropAsync(Database database, LlanaOptions options, CancellationToken ct)
+    {
+        if (database.Uri.Kind != DatabaseKind.Postgres)
+        {
+            throw new StartupException("--drop-realtime-slot: DATABASE_URI is not PostgreSQL, there is no slot to drop");
+        }
+
+        await using var connection = await database.Source.OpenConnectionAsync(ct);
+        await using (var check = connection.CreateCommand())
+        {
+            check.CommandText = "SELECT active FROM pg_replication_slots WHERE slot_name = @slot";
+            check.Parameters.Add(new NpgsqlParameter("slot", options.RealtimeSlot));
+            var active = await check.ExecuteScalarAsync(ct);
+            if (active is true)
+            {
+                throw new StartupException($"replication slot {options.RealtimeSlot} is being read by a running server: stop every server using it first");
+            }
+
+            if (active is null)
+            {
+                return $"No replication slot {options.RealtimeSlot}; nothing to drop";
+            }
+        }
+
+        await using (var drop = connection.CreateCommand())
+        {
+            drop.CommandText = $"SELECT pg_drop_replication_slot(@slot); DROP PUBLICATION IF EXISTS {database.Dialect.Quote(options.RealtimePublication)}";
+            drop.Parameters.Add(new NpgsqlParameter("slot", options.RealtimeSlot));
+            await drop.ExecuteNonQueryAsync(ct);
+        }
+
+        return $"Dropped replication slot {options.RealtimeSlot} and publication {options.RealtimePublication}";
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (options.RealtimeSource != RealtimeSource.Database)

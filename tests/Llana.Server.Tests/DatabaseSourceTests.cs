@@ -334,6 +334,43 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_slot_dropped_by_an_operator_is_made_again_and_sockets_are_told_to_refetch()
+    {
+        await using var server = await StartAsync();
+        await using var socket = NodeSubscriber.Start(server.Address, new { auth = new Dictionary<string, string> { ["x-llana-table"] = "Customer" } });
+        await socket.ConnectedAsync();
+        var before = await InsertAsync("Before the drop");
+        await socket.EventAsync("Customer", p => p.GetProperty("custId").GetString() == before);
+
+        // The operator cuts the reader off and drops the slot before it reconnects.
+        var until = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            await _database.ExecuteAsync($"SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '{Slot}' AND active_pid IS NOT NULL");
+            try
+            {
+                await _database.ExecuteAsync($"SELECT pg_drop_replication_slot('{Slot}')");
+                break;
+            }
+            catch (Npgsql.PostgresException e) when (e.SqlState == "55006" && DateTime.UtcNow < until)
+            {
+                await Task.Delay(20);
+            }
+        }
+
+        var lost = await InsertAsync("Lost with the slot");
+        var disconnect = await socket.WaitForAsync(l => NodeSubscriber.Is(l, "disconnect"), "a disconnect", TimeSpan.FromSeconds(30));
+        Assert.Equal("io server disconnect", disconnect.GetProperty("reason").GetString());
+        Assert.DoesNotContain(socket.Events, e => e.Payload.GetProperty("custId").GetString() == lost);
+
+        // Made again, the stream goes on for new clients.
+        await using var again = NodeSubscriber.Start(server.Address, new { auth = new Dictionary<string, string> { ["x-llana-table"] = "Customer" } });
+        await again.ConnectedAsync();
+        var after = await InsertAsync("After the drop");
+        await again.EventAsync("Customer", p => p.GetProperty("custId").GetString() == after);
+    }
+
+    [Fact]
     public async Task Start_up_names_the_fix_when_the_role_may_not_replicate()
     {
         var role = "llana_norepl_" + Guid.NewGuid().ToString("N")[..8];

@@ -26,6 +26,16 @@ public interface IChangeFeed
     /// No I/O.
     IDisposable Subscribe(Action<RowChange> observer);
 
+    /// Raised when changes were lost for good before they reached the log (the database's change stream lost its place):
+    /// no reader can be sure to be in step; realtime tells its sockets to refetch.
+    event Action? Lost;
+
+    /// The last captured change appended (null before the first): where the database's stream was, as this node knows.
+    CapturePosition? LastCaptured { get; }
+
+    /// Raises <see cref="Lost"/>.
+    void ReportLost();
+
     /// Shows a committed write to the observers without appending it: the write of an API whose changes reach the log
     /// from another source (the database's change stream), so its caches are right for the writer's next request.
     void Observe(TableSchema table, ChangeKind kind, object?[] row);
@@ -123,6 +133,21 @@ public sealed class ChangeLog(int window = ChangeLog.DefaultWindow) : IChangeFee
 
         return change;
     }
+
+    public event Action? Lost;
+
+    public CapturePosition? LastCaptured
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _lastCaptured;
+            }
+        }
+    }
+
+    public void ReportLost() => Lost?.Invoke();
 
     public void Observe(TableSchema table, ChangeKind kind, object?[] row)
     {

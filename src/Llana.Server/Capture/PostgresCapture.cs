@@ -404,6 +404,14 @@ internal sealed partial class PostgresCapture(
         {
             var slot = await connection.CreatePgOutputReplicationSlot(options.RealtimeSlot, temporarySlot: false, LogicalSlotSnapshotInitMode.NoExport, cancellationToken: ct);
             LogSlotCreated(logger, options.RealtimeSlot);
+            if (feed.LastCaptured is not null)
+            {
+                // This node had changes from the stream: the slot was dropped after them, and what was committed from
+                // then until now is gone. Sockets are told to refetch instead of going on with a hole.
+                LogSlotLost(logger, options.RealtimeSlot);
+                feed.ReportLost();
+            }
+
             return slot;
         }
         catch (PostgresException e) when (e.SqlState == "42710")
@@ -432,6 +440,9 @@ internal sealed partial class PostgresCapture(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Change stream interrupted, resuming from the last confirmed change: {Error}")]
     private static partial void LogStreamFailed(ILogger logger, string error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Replication slot {Slot} was dropped while in use: the changes committed since it was last read are lost; sockets are disconnected so that clients refetch")]
+    private static partial void LogSlotLost(ILogger logger, string slot);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Publication {Publication}: {Count} table(s) added")]
     private static partial void LogPublication(ILogger logger, string publication, int count);

@@ -60,6 +60,7 @@ internal sealed partial class RealtimeGateway(
 
         _reader = feed.Read();
         _dispatcher = DispatchLoopAsync(_reader, _stopping.Token);
+        feed.Lost += OnChangesLost;
         if (_bridge is not null)
         {
             _bridge.ChangesLost += OnChangesLost;

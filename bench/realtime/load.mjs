@@ -206,6 +206,28 @@ async function controller(plan) {
 
   let pool = { on: null, client: null, size: 0 };
   let seq = 0;
+  // "SQL" in writeTo: writes by a connection outside the API (one psql process, statements in order on its stdin,
+  // each answer line is the new key), for REALTIME_SOURCE=database.
+  let psql = null;
+  const sqlWrite = (sql) => {
+    if (!psql) {
+      const p = spawn(sql.psql, ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", sql.uri], { stdio: ["pipe", "pipe", "inherit"] });
+      const waiting = [];
+      let buffer = "";
+      p.stdout.on("data", (d) => {
+        buffer += d;
+        for (let i; (i = buffer.indexOf("\n")) >= 0; buffer = buffer.slice(i + 1)) waiting.shift()?.(buffer.slice(0, i));
+      });
+      psql = { p, waiting };
+    }
+    const name = `rt-bench ${++seq}`;
+    return new Promise((resolve) => {
+      const send = now();
+      psql.waiting.push((id) => resolve({ id: id.trim(), send, resp: now() }));
+      psql.p.stdin.write(`INSERT INTO "${TABLE}" ("companyName", "userId") VALUES ('${name}', 1) RETURNING "${PK}";\n`);
+    });
+  };
+  const write = (server) => (server.psql ? sqlWrite(server) : post(server.base));
   const post = async (base) => {
     const body = JSON.stringify({ companyName: `rt-bench ${++seq}`, userId: 1 });
     const send = now();
@@ -218,6 +240,7 @@ async function controller(plan) {
 
   // Warm-up: JIT tiering of the write path on every node before anything is measured (no subscribers yet).
   for (const [k, s] of Object.entries(plan.servers)) {
+    if (!s.base) continue;
     let left = plan.warmupWrites ?? 0;
     await Promise.all(Array.from({ length: 4 }, async () => { while (left-- > 0) await post(s.base); }));
     if (plan.warmupWrites) log(`warm-up: ${plan.warmupWrites} writes on ${k}`);
@@ -244,13 +267,13 @@ async function controller(plan) {
     // must have landed before the reset, or they would count as progress of the measured writes.
     await all({ reset: true }, "reset");
     const warm = writeTo.length * (sc.warmup ?? 5);
-    for (const n of writeTo) for (let i = 0; i < (sc.warmup ?? 5); i++) await post(plan.servers[n].base);
+    for (const n of writeTo) for (let i = 0; i < (sc.warmup ?? 5); i++) await write(plan.servers[n]);
     for (const t = now(); now() - t < 10000; await sleep(50)) {
       if ((await all({ progress: 0 }, "progress")).reduce((a, b) => a + b.progress, 0) >= pool.size * warm) break;
     }
     await sleep(200);
     const cpuReset = (await all({ reset: true }, "reset")).map((r) => (r.cpu.user + r.cpu.system) / 1000);
-    const cpuBefore = Object.fromEntries(Object.entries(plan.servers).map(([k, s]) => [k, serverCpu(s.pid)]));
+    const cpuBefore = Object.fromEntries(Object.entries(plan.servers).filter(([, s]) => s.pid).map(([k, s]) => [k, serverCpu(s.pid)]));
     const idleBefore = cpuIdle();
     const groups = writeTo.map(() => ({ ids: [], send: [], resp: [] }));
     const record = (gi, r) => { groups[gi].ids.push(r.id); groups[gi].send.push(r.send); groups[gi].resp.push(r.resp); };
@@ -265,7 +288,7 @@ async function controller(plan) {
         if (wait > 1) await sleep(wait - 0.5);
         while (now() < due) { /* spin the last half millisecond */ }
         const gi = i % writeTo.length;
-        inflight.push(post(plan.servers[writeTo[gi]].base).then((r) => record(gi, r), (e) => { errors++; log(e.message); }));
+        inflight.push(write(plan.servers[writeTo[gi]]).then((r) => record(gi, r), (e) => { errors++; log(e.message); }));
       }
       await Promise.all(inflight);
     } else {
@@ -273,7 +296,7 @@ async function controller(plan) {
       await Promise.all(Array.from({ length: sc.concurrency ?? 16 }, async () => {
         while (next < sc.writes) {
           const i = next++, gi = i % writeTo.length;
-          try { record(gi, await post(plan.servers[writeTo[gi]].base)); } catch (e) { errors++; log(e.message); }
+          try { record(gi, await write(plan.servers[writeTo[gi]])); } catch (e) { errors++; log(e.message); }
         }
       }));
     }
@@ -288,7 +311,7 @@ async function controller(plan) {
       await sleep(50);
     }
     const idleAfter = cpuIdle();
-    const cpuAfter = Object.fromEntries(Object.entries(plan.servers).map(([k, s]) => [k, serverCpu(s.pid)]));
+    const cpuAfter = Object.fromEntries(Object.entries(plan.servers).filter(([, s]) => s.pid).map(([k, s]) => [k, serverCpu(s.pid)]));
     const col = await all({ collect: groups }, "collected");
     const elapsed = now() - start;
     const rows = writeTo.map((n, gi) => {
@@ -315,5 +338,6 @@ async function controller(plan) {
     process.stdout.write(JSON.stringify(result) + "\n");
     if (client === "sio") { await all({ close: true }, "closed"); pool = { on: null, client: null, size: 0 }; }
   }
+  psql?.p.stdin.end();
   await Promise.all([...nodeWorkers, ...(cWorkers ?? [])].map((w) => new Promise((r) => { w.on("exit", r); w.send({ exit: true }); })));
 }

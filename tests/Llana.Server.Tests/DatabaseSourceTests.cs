@@ -371,6 +371,42 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task In_a_cluster_a_dropped_slot_makes_every_nodes_sockets_refetch()
+    {
+        await using var redis = new RedisProcess();
+        await redis.StartAsync();
+        var clustered = new Dictionary<string, string?>(redis.Settings);
+        await using var a = await StartAsync(clustered);
+        await using var b = await LlanaServer.StartAsync(_database.Uri, new Dictionary<string, string?>(clustered)
+        {
+            ["SKIP_AUTH"] = "true", ["REALTIME_SOURCE"] = "database", ["REALTIME_SLOT"] = Slot,
+        });
+        await using var onB = NodeSubscriber.Start(b.Address, new { auth = new Dictionary<string, string> { ["x-llana-table"] = "Customer" } });
+        await onB.ConnectedAsync();
+        var before = await InsertAsync("Before the drop");
+        await onB.EventAsync("Customer", p => p.GetProperty("custId").GetString() == before);
+
+        var until = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            await _database.ExecuteAsync($"SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '{Slot}' AND active_pid IS NOT NULL");
+            try
+            {
+                await _database.ExecuteAsync($"SELECT pg_drop_replication_slot('{Slot}')");
+                break;
+            }
+            catch (Npgsql.PostgresException e) when (e.SqlState == "55006" && DateTime.UtcNow < until)
+            {
+                await Task.Delay(20);
+            }
+        }
+
+        // Whichever node makes the slot again tells the other over Redis.
+        var disconnect = await onB.WaitForAsync(l => NodeSubscriber.Is(l, "disconnect"), "a disconnect", TimeSpan.FromSeconds(30));
+        Assert.Equal("io server disconnect", disconnect.GetProperty("reason").GetString());
+    }
+
+    [Fact]
     public async Task Start_up_names_the_fix_when_the_role_may_not_replicate()
     {
         var role = "llana_norepl_" + Guid.NewGuid().ToString("N")[..8];

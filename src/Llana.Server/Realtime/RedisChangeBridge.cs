@@ -42,6 +42,10 @@ internal sealed partial class RedisChangeBridge(
 
     public static readonly RedisChannel Channel = RedisChannel.Literal("websockets");
 
+    /// Ours (Node Llana never sees it): a node tells the others that changes were lost before any node's log had them
+    /// (the database's change stream lost its place), so every node's sockets refetch. The message is the sender's id.
+    public static readonly RedisChannel LostChannel = RedisChannel.Literal("llana:lost");
+
     // The cluster's change log for recovery on another node: every node appends the changes it makes (the same
     // message as on the channel), capped to about the last 10,000.
     private static readonly RedisKey Log = "llana:changes";
@@ -117,6 +121,7 @@ internal sealed partial class RedisChangeBridge(
 
         // Subscribe before sharing anything, so no change published after start is missed here.
         _subscribing = SubscribeAsync(_stopping.Token);
+        feed.Lost += () => Fire(db => db.Multiplexer.GetSubscriber().Publish(LostChannel, _origin, CommandFlags.FireAndForget));
         _reader = feed.Read();
         _sending = SendLoopAsync(_reader);
     }
@@ -132,6 +137,15 @@ internal sealed partial class RedisChangeBridge(
                 // The queue hands messages over one at a time, in the order Redis delivered them.
                 var queue = await _redis!.GetSubscriber().SubscribeAsync(Channel);
                 queue.OnMessage(OnMessageAsync);
+                var lost = await _redis.GetSubscriber().SubscribeAsync(LostChannel);
+                lost.OnMessage(m =>
+                {
+                    if (m.Message != _origin)
+                    {
+                        LogLostElsewhere(logger, m.Message.ToString());
+                        ChangesLost?.Invoke();
+                    }
+                });
                 return;
             }
             catch (Exception e) when (e is RedisException or TimeoutException)
@@ -596,6 +610,9 @@ internal sealed partial class RedisChangeBridge(
             await _redis.DisposeAsync();
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Node {Node} lost changes of the database's stream: this node's sockets are disconnected so that clients refetch")]
+    private static partial void LogLostElsewhere(ILogger logger, string node);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Redis at {Host}:{Port} is unreachable; retrying in the background. Until it is back, changes made through other instances are not delivered here.")]
     private static partial void LogUnreachable(ILogger logger, string host, int port);

@@ -407,6 +407,26 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_publication_dropped_by_an_operator_is_survived_and_sockets_are_told()
+    {
+        await using var server = await StartAsync();
+        await using var socket = NodeSubscriber.Start(server.Address, new { auth = new Dictionary<string, string> { ["x-llana-table"] = "Customer" } });
+        await socket.ConnectedAsync();
+        var before = await InsertAsync("Before the drop");
+        await socket.EventAsync("Customer", p => p.GetProperty("custId").GetString() == before);
+
+        await _database.ExecuteAsync("DROP PUBLICATION llana");
+        await InsertAsync("While there is no publication");
+        var disconnect = await socket.WaitForAsync(l => NodeSubscriber.Is(l, "disconnect"), "a disconnect", TimeSpan.FromSeconds(30));
+        Assert.Equal("io server disconnect", disconnect.GetProperty("reason").GetString());
+
+        await using var again = NodeSubscriber.Start(server.Address, new { auth = new Dictionary<string, string> { ["x-llana-table"] = "Customer" } });
+        await again.ConnectedAsync();
+        var after = await InsertAsync("After the drop");
+        await again.EventAsync("Customer", p => p.GetProperty("custId").GetString() == after);
+    }
+
+    [Fact]
     public async Task Start_up_names_the_fix_when_the_role_may_not_replicate()
     {
         var role = "llana_norepl_" + Guid.NewGuid().ToString("N")[..8];

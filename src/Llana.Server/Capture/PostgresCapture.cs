@@ -122,6 +122,15 @@ internal sealed partial class PostgresCapture(
                     busyLogged = true;
                 }
             }
+            catch (PostgresException e) when (e.SqlState == "42704")
+            {
+                // The publication was dropped under the slot: the slot cannot decode past that point, even once the
+                // publication is made again. It is made again from here (what was committed meanwhile is lost, and
+                // sockets are told when the new slot is created).
+                LogSlotStuck(logger, options.RealtimeSlot, e.MessageText);
+                await DropInactiveSlotAsync(stoppingToken);
+                busyLogged = false;
+            }
             catch (Exception e) when (e is NpgsqlException or DbException or InvalidOperationException or TimeoutException or IOException)
             {
                 LogStreamFailed(logger, e.Message);
@@ -235,6 +244,22 @@ internal sealed partial class PostgresCapture(
         catch (Exception e) when (e is OperationCanceledException or NpgsqlException or InvalidOperationException or ObjectDisposedException or IOException)
         {
             // The stream ended: the next reader starts from what was confirmed.
+        }
+    }
+
+    private async Task DropInactiveSlotAsync(CancellationToken ct)
+    {
+        try
+        {
+            await using var connection = await database.Source.OpenConnectionAsync(ct);
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = @slot AND NOT active";
+            command.Parameters.Add(new NpgsqlParameter("slot", options.RealtimeSlot));
+            await command.ExecuteNonQueryAsync(ct);
+        }
+        catch (Exception e) when (e is DbException or OperationCanceledException)
+        {
+            LogStreamFailed(logger, e.Message);
         }
     }
 
@@ -443,6 +468,9 @@ internal sealed partial class PostgresCapture(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Replication slot {Slot} was dropped while in use: the changes committed since it was last read are lost; sockets are disconnected so that clients refetch")]
     private static partial void LogSlotLost(ILogger logger, string slot);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Replication slot {Slot} cannot go on ({Error}): it is made again from here, and the changes committed since it was last read are lost")]
+    private static partial void LogSlotStuck(ILogger logger, string slot, string error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Publication {Publication}: {Count} table(s) added")]
     private static partial void LogPublication(ILogger logger, string publication, int count);

@@ -427,6 +427,30 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_row_over_1_MB_and_an_update_that_leaves_it_untouched_arrive()
+    {
+        await _database.ExecuteAsync("CREATE TABLE \"Document\" (\"documentId\" SERIAL PRIMARY KEY, \"title\" TEXT, \"body\" TEXT)");
+        await using var server = await StartAsync();
+        await using var ids = NodeSubscriber.Start(server.Address, new { auth = new Dictionary<string, string> { ["x-llana-table"] = "Document" } });
+        await using var rows = NodeSubscriber.Start(server.Address, new { auth = new Dictionary<string, object> { ["x-llana-table"] = "Document", ["x-llana-rows"] = true } });
+        await ids.ConnectedAsync();
+        await rows.ConnectedAsync();
+
+        var id = Convert.ToString(await _database.ScalarAsync(
+            "INSERT INTO \"Document\" (\"title\", \"body\") VALUES ('big', repeat(md5(random()::text), 40000)) RETURNING \"documentId\""), CultureInfo.InvariantCulture);
+        await ids.EventAsync("Document", p => p.GetProperty("documentId").GetString() == id);
+        var inserted = await rows.EventAsync("Document", p => p.GetProperty("documentId").GetString() == id);
+        Assert.Equal(1_280_000, inserted.GetProperty("row").GetProperty("body").GetString()!.Length);
+
+        // The large value is stored out of line and not in the stream when an update leaves it alone.
+        await _database.ExecuteAsync($"UPDATE \"Document\" SET \"title\" = 'renamed' WHERE \"documentId\" = {id}");
+        await ids.EventAsync("Document", p => p.GetProperty("type").GetString() == "UPDATE");
+        var updated = await rows.EventAsync("Document", p => p.GetProperty("type").GetString() == "UPDATE");
+        Assert.False(updated.TryGetProperty("row", out _), "a row whose large value is unknown must not be sent with it as null");
+        Assert.Equal(200, (await server.Http.Get("/Document/?limit=1&fields=documentId")).Status);
+    }
+
+    [Fact]
     public async Task Start_up_names_the_fix_when_the_role_may_not_replicate()
     {
         var role = "llana_norepl_" + Guid.NewGuid().ToString("N")[..8];

@@ -612,7 +612,9 @@ internal sealed partial class RealtimeGateway(
                 w.WriteString(pk, change.Id);
             }
 
-            if (withRow)
+            // A partial change knows its key only (a key-only delete, a large value the update left alone, a peer that
+            // sends ids): no `row` rather than a row of made-up nulls; the client fetches it if it needs it.
+            if (withRow && !change.Partial)
             {
                 w.WriteStartObject("row");
                 for (var i = 0; i < change.Table.Columns.Count; i++)

@@ -100,15 +100,14 @@ public sealed class WebhookQueue : IDisposable
             ChangeKind.Update => "UPDATE",
             _ => "DELETE",
         };
-        var now = _time.GetUtcNow().UtcDateTime;
         var keyIndex = table.IndexOf(pk.Field);
         string RecordId(object?[] row) => RowChange.Format(row[keyIndex]) ?? string.Empty;
 
-        // Owners whose rule does not depend on the row are decided now; then the queue can be written in SQL.
-        var fixedOutcome = true;
-        var chosen = new List<(long Id, string Url)>();
+        // Each owner is decided once, before the write; an own-records rule is then checked on the written row.
+        var chosen = new List<QueuedWebhook>();
         foreach (var webhook in candidates)
         {
+            Func<object?[], bool>? fires = null;
             if (webhook.UserIdentifier is { } owner)
             {
                 var decision = await _access.DecideAsync(Caller.User(owner), table, AccessLevel.Read, null, ct);
@@ -117,39 +116,16 @@ public sealed class WebhookQueue : IDisposable
                     continue;
                 }
 
-                fixedOutcome &= decision.Owner is null;
-            }
-
-            chosen.Add((webhook.Id, webhook.Url));
-        }
-
-        if (chosen.Count == 0)
-        {
-            return null;
-        }
-
-        if (fixedOutcome)
-        {
-            return store.QueueFor(chosen, type, pk, RecordId, now);
-        }
-
-        return new WriteHook(async (connection, transaction, row, token) =>
-        {
-            var lookup = TableService.RowLookup(table, row);
-            var id = RecordId(row);
-            var entries = new List<WebhookEntry>(candidates.Count);
-            foreach (var webhook in candidates)
-            {
-                if (webhook.UserIdentifier is { } owner && !await MayReadAsync(owner, table, lookup, token))
+                if (decision.Owner is { } restriction)
                 {
-                    continue;
+                    fires = row => restriction.Matches(TableService.RowLookup(table, row));
                 }
-
-                entries.Add(new WebhookEntry(webhook.Id, type, webhook.Url, pk.Field, id));
             }
 
-            await store.EnqueueAsync(connection, transaction, entries, now, token);
-        });
+            chosen.Add(new QueuedWebhook(webhook.Id, webhook.Url, fires));
+        }
+
+        return chosen.Count == 0 ? null : store.QueueFor(chosen, type, pk, RecordId, _time.GetUtcNow().UtcDateTime);
     }
 
     /// Why a write to `_llana_webhook` cannot be accepted (its `url` is not an absolute http or https URL), or null.
@@ -240,12 +216,6 @@ public sealed class WebhookQueue : IDisposable
         }
 
         return (RowProjection.Create(table.Columns.Where(decision.Shows).ToList(), [], []), rows[0]);
-    }
-
-    private async ValueTask<bool> MayReadAsync(string owner, TableSchema table, Func<string, object?> row, CancellationToken ct)
-    {
-        var decision = await _access.DecideAsync(Caller.User(owner), table, AccessLevel.Read, row, ct);
-        return decision.Allowed && (decision.Owner is null || decision.Owner.Matches(row));
     }
 
     private async ValueTask<Definitions> DefinitionsAsync(WebhookStore store, CancellationToken ct)

@@ -8,6 +8,9 @@ namespace Llana.Data.Webhooks;
 /// A row of `_llana_webhook` (spec §9.1).
 public sealed record WebhookDefinition(long Id, string Method, string Url, string Table, string? UserIdentifier, bool OnCreate, bool OnUpdate, bool OnDelete);
 
+/// A webhook that fires for a write; <see cref="Fires"/>, when set, decides on the written row (an own-records rule).
+public sealed record QueuedWebhook(long Id, string Url, Func<object?[], bool>? Fires = null);
+
 /// A delivery to queue: one webhook, one changed row.
 public sealed record WebhookEntry(long WebhookId, string Type, string Url, string RecordKey, string RecordId);
 
@@ -97,17 +100,20 @@ public sealed class WebhookStore
         await command.ExecuteNonQueryAsync(ct);
     }
 
-    /// The hook that queues one delivery per webhook of <paramref name="webhooks"/> for the written row: in the write's
-    /// own statement on PostgreSQL, else in its transaction.
-    public WriteHook QueueFor(IReadOnlyList<(long Id, string Url)> webhooks, string type, ColumnSchema key, Func<object?[], string> recordId, DateTime now) =>
+    /// The hook that queues one delivery per webhook of <paramref name="webhooks"/> for the written row, leaving out a
+    /// webhook whose <see cref="QueuedWebhook.Fires"/> refuses the row. When none depends on the row, PostgreSQL
+    /// queues them in the write's own statement; otherwise they are queued in its transaction.
+    public WriteHook QueueFor(IReadOnlyList<QueuedWebhook> webhooks, string type, ColumnSchema key, Func<object?[], string> recordId, DateTime now) =>
         new((connection, transaction, row, ct) => EnqueueAsync(
-            connection, transaction, webhooks.Select(w => new WebhookEntry(w.Id, type, w.Url, key.Field, recordId(row))).ToList(), now, ct))
+            connection, transaction,
+            webhooks.Where(w => w.Fires?.Invoke(row) != false).Select(w => new WebhookEntry(w.Id, type, w.Url, key.Field, recordId(row))).ToList(),
+            now, ct))
         {
-            Sql = (sql, table, written) => AppendQueue(sql, webhooks, type, key, now, written),
+            Sql = webhooks.All(w => w.Fires is null) ? (sql, table, written) => AppendQueue(sql, webhooks, type, key, now, written) : null,
         };
 
     // `, "llana_queued" AS (INSERT INTO log (...) SELECT v.id, type, v.url, key, written.key::text, ... FROM written, (VALUES ...) v)`
-    private void AppendQueue(SqlBuilder sql, IReadOnlyList<(long Id, string Url)> webhooks, string type, ColumnSchema key, DateTime now, string written)
+    private void AppendQueue(SqlBuilder sql, IReadOnlyList<QueuedWebhook> webhooks, string type, ColumnSchema key, DateTime now, string written)
     {
         var columns = Columns(_log, "webhook_id", "type", "url", "record_key", "record_id", "attempt", "delivered", "created_at", "next_attempt_at");
         sql.Append(", ").Identifier("llana_queued").Append(" AS (INSERT INTO ").Identifier(_log.Table).Append(" (").ColumnList(columns).Append(") SELECT ")

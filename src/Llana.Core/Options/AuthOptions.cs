@@ -75,7 +75,7 @@ public sealed class AuthOptions
 
     public static AuthOptions From(IConfiguration config)
     {
-        string? Get(string name) => config[name] is { } v && v.Trim().Length > 0 ? v.Trim() : null;
+        string? Get(string name) => LlanaOptions.Setting(config, name);
 
         var jwtKey = Get("JWT_KEY") ?? "S$3cr3tK3y";
         var refreshKey = Get("JWT_REFRESH_KEY") ?? "S$3cr3tK3yRefresh";

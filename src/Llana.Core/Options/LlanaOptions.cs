@@ -69,7 +69,7 @@ public sealed partial class LlanaOptions
     public static LlanaOptions From(IConfiguration config)
     {
         ArgumentNullException.ThrowIfNull(config);
-        string? Get(string name) => config[name] is { } v && v.Trim().Length > 0 ? v.Trim() : null;
+        string? Get(string name) => Setting(config, name);
 
         var nodeEnv = Get("NODE_ENV") ?? "development";
         if (nodeEnv is not ("development" or "production" or "test" or "sandbox"))
@@ -131,6 +131,10 @@ public sealed partial class LlanaOptions
 
     [GeneratedRegex("^[a-z0-9_]{1,63}$")]
     private static partial Regex PostgresNamePattern();
+
+    /// A variable's value, trimmed; null when it is unset or blank. Every options class reads through this.
+    public static string? Setting(IConfiguration config, string name) =>
+        config[name] is { } v && v.Trim().Length > 0 ? v.Trim() : null;
 
     public static int Integer(string? value, string name, int fallback, int min, int max)
     {

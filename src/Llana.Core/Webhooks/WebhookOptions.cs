@@ -53,7 +53,7 @@ public sealed class WebhookOptions
     public static WebhookOptions From(IConfiguration config, LlanaOptions llana)
     {
         ArgumentNullException.ThrowIfNull(llana);
-        string? Get(string name) => config[name] is { } v && v.Trim().Length > 0 ? v.Trim() : null;
+        string? Get(string name) => LlanaOptions.Setting(config, name);
 
         return new WebhookOptions
         {

@@ -29,7 +29,16 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
     [GeneratedRegex("[^a-z0-9_]")]
     private static partial Regex NonName();
 
+    /// A server reading this test's slot, once it reads.
     private async Task<LlanaServer> StartAsync(Dictionary<string, string?>? extra = null)
+    {
+        var server = await StartStandbyAsync(extra);
+        await Poll.UntilAsync(() => server.Get<PostgresCapture>().Reading, TimeSpan.FromSeconds(30), "the change stream was not read within 30 s");
+        return server;
+    }
+
+    /// A server on this test's slot, without waiting for it to read (another may hold the slot).
+    private Task<LlanaServer> StartStandbyAsync(Dictionary<string, string?>? extra = null)
     {
         var settings = new Dictionary<string, string?> { ["SKIP_AUTH"] = "true", ["REALTIME_SOURCE"] = "database", ["REALTIME_SLOT"] = Slot };
         foreach (var (k, v) in extra ?? [])
@@ -37,15 +46,33 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
             settings[k] = v;
         }
 
-        var server = await LlanaServer.StartAsync(_database.Uri, settings);
-        var until = DateTime.UtcNow.AddSeconds(30);
-        while (!server.Get<PostgresCapture>().Reading)
-        {
-            Assert.True(DateTime.UtcNow < until, "the change stream was not read within 30 s");
-            await Task.Delay(50);
-        }
+        return LlanaServer.StartAsync(_database.Uri, settings);
+    }
 
-        return server;
+    private static async Task<NodeSubscriber> SubscribeAsync(LlanaServer server, string table)
+    {
+        var socket = NodeSubscriber.Start(server.Address, new { auth = new Dictionary<string, string> { ["x-llana-table"] = table } });
+        await socket.ConnectedAsync();
+        return socket;
+    }
+
+    /// What an operator does to drop a slot in use: cut its reader off, then drop it before the reader comes back.
+    private async Task DropSlotAsOperatorAsync()
+    {
+        var until = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            await _database.ExecuteAsync($"SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '{Slot}' AND active_pid IS NOT NULL");
+            try
+            {
+                await _database.ExecuteAsync($"SELECT pg_drop_replication_slot('{Slot}')");
+                return;
+            }
+            catch (Npgsql.PostgresException e) when (e.SqlState == "55006" && DateTime.UtcNow < until)
+            {
+                await Task.Delay(20);
+            }
+        }
     }
 
     private async Task<string> InsertAsync(string name)
@@ -60,8 +87,7 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
     public async Task Writes_from_any_connection_reach_subscribers_once_in_commit_order_and_a_transaction_whole()
     {
         await using var server = await StartAsync();
-        await using var socket = NodeSubscriber.Start(server.Address, new { auth = new Dictionary<string, string> { ["x-llana-table"] = "Customer" } });
-        await socket.ConnectedAsync();
+        await using var socket = await SubscribeAsync(server, "Customer");
 
         // A write made outside the API.
         var outside = await InsertAsync("Outside the API");
@@ -119,18 +145,13 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
     public async Task A_second_node_stands_by_and_takes_over_when_the_reader_stops()
     {
         var a = await StartAsync();
-        var b = await LlanaServer.StartAsync(_database.Uri, new Dictionary<string, string?> { ["SKIP_AUTH"] = "true", ["REALTIME_SOURCE"] = "database", ["REALTIME_SLOT"] = Slot });
+        var b = await StartStandbyAsync();
         await using var _ = b;
         await Task.Delay(500);
         Assert.False(b.Get<PostgresCapture>().Reading);
 
         await a.DisposeAsync();
-        var until = DateTime.UtcNow.AddSeconds(30);
-        while (!b.Get<PostgresCapture>().Reading)
-        {
-            Assert.True(DateTime.UtcNow < until, "the standby did not take over within 30 s");
-            await Task.Delay(50);
-        }
+        await Poll.UntilAsync(() => b.Get<PostgresCapture>().Reading, TimeSpan.FromSeconds(30), "the standby did not take over within 30 s");
 
         using var onB = new FeedProbe(b);
         var id = await InsertAsync("After the takeover");
@@ -168,12 +189,8 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
         await redis.StartAsync();
         var clustered = new Dictionary<string, string?>(redis.Settings);
         await using var a = await StartAsync(clustered);
-        await using var b = await LlanaServer.StartAsync(_database.Uri, new Dictionary<string, string?>(clustered)
-        {
-            ["SKIP_AUTH"] = "true", ["REALTIME_SOURCE"] = "database", ["REALTIME_SLOT"] = Slot,
-        });
-        await using var onB = NodeSubscriber.Start(b.Address, new { auth = new Dictionary<string, string> { ["x-llana-table"] = "Customer" } });
-        await onB.ConnectedAsync();
+        await using var b = await StartStandbyAsync(clustered);
+        await using var onB = await SubscribeAsync(b, "Customer");
 
         var outside = await InsertAsync("Read by A, seen on B");
         var viaB = (await b.Http.Post("/Customer/", new { companyName = "Written through B", userId = 1 })).Json.GetProperty("custId").GetInt64().ToString(CultureInfo.InvariantCulture);
@@ -190,12 +207,8 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
         await redis.StartAsync();
         var clustered = new Dictionary<string, string?>(redis.Settings);
         await using var a = await StartAsync(clustered);
-        await using var b = await LlanaServer.StartAsync(_database.Uri, new Dictionary<string, string?>(clustered)
-        {
-            ["SKIP_AUTH"] = "true", ["REALTIME_SOURCE"] = "database", ["REALTIME_SLOT"] = Slot,
-        });
-        await using var onB = NodeSubscriber.Start(b.Address, new { auth = new Dictionary<string, string> { ["x-llana-table"] = "Customer" } });
-        await onB.ConnectedAsync();
+        await using var b = await StartStandbyAsync(clustered);
+        await using var onB = await SubscribeAsync(b, "Customer");
 
         // Twenty transactions in a burst: the reader confirms at most every 100 ms, so most are not confirmed when its
         // connection is killed. Whichever node reads next gets them again and must recognise them.
@@ -207,13 +220,10 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
 
         await onB.EventAsync("Customer", p => p.GetProperty("custId").GetString() == ids[^1]);
         await _database.ExecuteAsync($"SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '{Slot}'");
-        var until = DateTime.UtcNow.AddSeconds(30);
-        while (!a.Get<PostgresCapture>().Reading && !b.Get<PostgresCapture>().Reading || Convert.ToInt64(await _database.ScalarAsync(
-            $"SELECT COUNT(*) FROM pg_replication_slots WHERE slot_name = '{Slot}' AND active"), CultureInfo.InvariantCulture) == 0)
-        {
-            Assert.True(DateTime.UtcNow < until, "no node read the stream again within 30 s");
-            await Task.Delay(50);
-        }
+        await Poll.UntilAsync(
+            async () => (a.Get<PostgresCapture>().Reading || b.Get<PostgresCapture>().Reading) && Convert.ToInt64(await _database.ScalarAsync(
+                $"SELECT COUNT(*) FROM pg_replication_slots WHERE slot_name = '{Slot}' AND active"), CultureInfo.InvariantCulture) > 0,
+            TimeSpan.FromSeconds(30), "no node read the stream again within 30 s");
 
         var sentinel = await InsertAsync("Sentinel");
         await onB.EventAsync("Customer", p => p.GetProperty("custId").GetString() == sentinel);
@@ -234,15 +244,7 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
         async Task<ulong> ConfirmedAsync() => Convert.ToUInt64(await _database.ScalarAsync(
             $"SELECT confirmed_flush_lsn - '0/0'::pg_lsn FROM pg_replication_slots WHERE slot_name = '{Slot}'"), CultureInfo.InvariantCulture);
         async Task<ulong> CurrentAsync() => Convert.ToUInt64(await _database.ScalarAsync("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"), CultureInfo.InvariantCulture);
-        async Task ConfirmedPastAsync(ulong lsn)
-        {
-            var until = DateTime.UtcNow.AddSeconds(30);
-            while (await ConfirmedAsync() < lsn)
-            {
-                Assert.True(DateTime.UtcNow < until, "not confirmed within 30 s");
-                await Task.Delay(50);
-            }
-        }
+        Task ConfirmedPastAsync(ulong lsn) => Poll.UntilAsync(async () => await ConfirmedAsync() >= lsn, TimeSpan.FromSeconds(30), "not confirmed within 30 s");
 
         var first = await InsertAsync("Shared");
         await ConfirmedPastAsync(await CurrentAsync());
@@ -268,15 +270,11 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
         await using var server = await StartAsync();
         await _database.ExecuteAsync("CREATE TABLE \"Gadget\" (\"gadgetId\" SERIAL PRIMARY KEY, \"name\" TEXT)");
         await _database.ExecuteAsync("CREATE TABLE \"Keyless\" (\"name\" TEXT)");
-        var until = DateTime.UtcNow.AddSeconds(30);
-        while (Convert.ToInt64(await _database.ScalarAsync("SELECT COUNT(*) FROM pg_publication_tables WHERE tablename = 'Gadget'"), CultureInfo.InvariantCulture) == 0)
-        {
-            Assert.True(DateTime.UtcNow < until, "Gadget did not join the publication within 30 s");
-            await Task.Delay(100);
-        }
+        await Poll.UntilAsync(
+            async () => Convert.ToInt64(await _database.ScalarAsync("SELECT COUNT(*) FROM pg_publication_tables WHERE tablename = 'Gadget'"), CultureInfo.InvariantCulture) > 0,
+            TimeSpan.FromSeconds(30), "Gadget did not join the publication within 30 s");
 
-        await using var socket = NodeSubscriber.Start(server.Address, new { auth = new Dictionary<string, string> { ["x-llana-table"] = "Gadget" } });
-        await socket.ConnectedAsync();
+        await using var socket = await SubscribeAsync(server, "Gadget");
         var id = Convert.ToString(await _database.ScalarAsync("INSERT INTO \"Gadget\" (\"name\") VALUES ('new') RETURNING \"gadgetId\""), CultureInfo.InvariantCulture);
         await socket.EventAsync("Gadget", p => p.GetProperty("gadgetId").GetString() == id);
 
@@ -291,8 +289,7 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
     public async Task A_transaction_of_100000_rows_arrives_whole_or_the_socket_is_told()
     {
         await using var server = await StartAsync();
-        await using var socket = NodeSubscriber.Start(server.Address, new { auth = new Dictionary<string, string> { ["x-llana-table"] = "Customer" } });
-        await socket.ConnectedAsync();
+        await using var socket = await SubscribeAsync(server, "Customer");
         await _database.ExecuteAsync("INSERT INTO \"Customer\" (\"companyName\", \"userId\") SELECT 'Bulk ' || g, 1 FROM generate_series(1, 100000) g");
         var sentinel = await InsertAsync("After the bulk");
 
@@ -337,26 +334,11 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
     public async Task A_slot_dropped_by_an_operator_is_made_again_and_sockets_are_told_to_refetch()
     {
         await using var server = await StartAsync();
-        await using var socket = NodeSubscriber.Start(server.Address, new { auth = new Dictionary<string, string> { ["x-llana-table"] = "Customer" } });
-        await socket.ConnectedAsync();
+        await using var socket = await SubscribeAsync(server, "Customer");
         var before = await InsertAsync("Before the drop");
         await socket.EventAsync("Customer", p => p.GetProperty("custId").GetString() == before);
 
-        // The operator cuts the reader off and drops the slot before it reconnects.
-        var until = DateTime.UtcNow.AddSeconds(10);
-        while (true)
-        {
-            await _database.ExecuteAsync($"SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '{Slot}' AND active_pid IS NOT NULL");
-            try
-            {
-                await _database.ExecuteAsync($"SELECT pg_drop_replication_slot('{Slot}')");
-                break;
-            }
-            catch (Npgsql.PostgresException e) when (e.SqlState == "55006" && DateTime.UtcNow < until)
-            {
-                await Task.Delay(20);
-            }
-        }
+        await DropSlotAsOperatorAsync();
 
         var lost = await InsertAsync("Lost with the slot");
         var disconnect = await socket.WaitForAsync(l => NodeSubscriber.Is(l, "disconnect"), "a disconnect", TimeSpan.FromSeconds(30));
@@ -364,8 +346,7 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
         Assert.DoesNotContain(socket.Events, e => e.Payload.GetProperty("custId").GetString() == lost);
 
         // Made again, the stream goes on for new clients.
-        await using var again = NodeSubscriber.Start(server.Address, new { auth = new Dictionary<string, string> { ["x-llana-table"] = "Customer" } });
-        await again.ConnectedAsync();
+        await using var again = await SubscribeAsync(server, "Customer");
         var after = await InsertAsync("After the drop");
         await again.EventAsync("Customer", p => p.GetProperty("custId").GetString() == after);
     }
@@ -377,29 +358,12 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
         await redis.StartAsync();
         var clustered = new Dictionary<string, string?>(redis.Settings);
         await using var a = await StartAsync(clustered);
-        await using var b = await LlanaServer.StartAsync(_database.Uri, new Dictionary<string, string?>(clustered)
-        {
-            ["SKIP_AUTH"] = "true", ["REALTIME_SOURCE"] = "database", ["REALTIME_SLOT"] = Slot,
-        });
-        await using var onB = NodeSubscriber.Start(b.Address, new { auth = new Dictionary<string, string> { ["x-llana-table"] = "Customer" } });
-        await onB.ConnectedAsync();
+        await using var b = await StartStandbyAsync(clustered);
+        await using var onB = await SubscribeAsync(b, "Customer");
         var before = await InsertAsync("Before the drop");
         await onB.EventAsync("Customer", p => p.GetProperty("custId").GetString() == before);
 
-        var until = DateTime.UtcNow.AddSeconds(10);
-        while (true)
-        {
-            await _database.ExecuteAsync($"SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '{Slot}' AND active_pid IS NOT NULL");
-            try
-            {
-                await _database.ExecuteAsync($"SELECT pg_drop_replication_slot('{Slot}')");
-                break;
-            }
-            catch (Npgsql.PostgresException e) when (e.SqlState == "55006" && DateTime.UtcNow < until)
-            {
-                await Task.Delay(20);
-            }
-        }
+        await DropSlotAsOperatorAsync();
 
         // Whichever node makes the slot again tells the other over Redis.
         var disconnect = await onB.WaitForAsync(l => NodeSubscriber.Is(l, "disconnect"), "a disconnect", TimeSpan.FromSeconds(30));
@@ -410,8 +374,7 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
     public async Task A_publication_dropped_by_an_operator_is_survived_and_sockets_are_told()
     {
         await using var server = await StartAsync();
-        await using var socket = NodeSubscriber.Start(server.Address, new { auth = new Dictionary<string, string> { ["x-llana-table"] = "Customer" } });
-        await socket.ConnectedAsync();
+        await using var socket = await SubscribeAsync(server, "Customer");
         var before = await InsertAsync("Before the drop");
         await socket.EventAsync("Customer", p => p.GetProperty("custId").GetString() == before);
 
@@ -420,8 +383,7 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
         var disconnect = await socket.WaitForAsync(l => NodeSubscriber.Is(l, "disconnect"), "a disconnect", TimeSpan.FromSeconds(30));
         Assert.Equal("io server disconnect", disconnect.GetProperty("reason").GetString());
 
-        await using var again = NodeSubscriber.Start(server.Address, new { auth = new Dictionary<string, string> { ["x-llana-table"] = "Customer" } });
-        await again.ConnectedAsync();
+        await using var again = await SubscribeAsync(server, "Customer");
         var after = await InsertAsync("After the drop");
         await again.EventAsync("Customer", p => p.GetProperty("custId").GetString() == after);
     }

@@ -121,11 +121,8 @@ public sealed class WebhookDeliveryTests
         var waited = await AdvanceUntilAsync(clock, s.Receiver, path, 2, TimeSpan.FromMilliseconds(250), TimeSpan.FromMinutes(2));
         Assert.InRange(waited.TotalSeconds, 30, 32);
         await s.Receiver.WaitAsync(path, r => r.Count == 2);
-        var until = DateTime.UtcNow.AddSeconds(10);
-        while ((await LogRowAsync(s, webhook)).GetProperty("response_status").GetInt32() != 200 && DateTime.UtcNow < until)
-        {
-            await Task.Delay(50);
-        }
+        await Poll.UntilAsync(
+            async () => (await LogRowAsync(s, webhook)).GetProperty("response_status").GetInt32() == 200, TimeSpan.FromSeconds(10), "the retry was not recorded as delivered");
 
         Assert.Equal(2, (await LogRowAsync(s, webhook)).GetProperty("attempt").GetInt32());
     }
@@ -255,13 +252,10 @@ public sealed class WebhookDeliveryTests
         {
             var path = "/ok/" + Unique();
             var webhook = await WebhookAsync(s, s.Receiver.Url + path);
-            var until = DateTime.UtcNow.AddSeconds(20);
-            System.Text.Json.JsonElement row;
-            while ((row = await LogRowAsync(s, webhook)).GetProperty("next_attempt_at").ValueKind != System.Text.Json.JsonValueKind.Null)
-            {
-                Assert.True(DateTime.UtcNow < until);
-                await Task.Delay(50);
-            }
+            System.Text.Json.JsonElement row = default;
+            await Poll.UntilAsync(
+                async () => (row = await LogRowAsync(s, webhook)).GetProperty("next_attempt_at").ValueKind == System.Text.Json.JsonValueKind.Null,
+                TimeSpan.FromSeconds(20), "the refused delivery was not settled");
 
             Assert.Contains("WEBHOOK_ALLOW_PRIVATE_NETWORKS", row.GetProperty("response_message").GetString(), StringComparison.Ordinal);
             Assert.Equal(1, row.GetProperty("attempt").GetInt32());
@@ -314,12 +308,9 @@ public sealed class WebhookDeliveryTests
         var got = await receiver.WaitAsync(path, r => r.Count >= 1);
         Assert.Equal("2", got[0].Json.GetProperty("custId").GetString());
         Assert.Equal("UPDATE", got[0].Json.GetProperty("type").GetString());
-        var until = DateTime.UtcNow.AddSeconds(10);
-        while (Convert.ToInt64(await db.ScalarAsync("SELECT COUNT(*) FROM \"_llana_webhook_log\" WHERE \"delivered\" = 1"), CultureInfo.InvariantCulture) != 1)
-        {
-            Assert.True(DateTime.UtcNow < until);
-            await Task.Delay(50);
-        }
+        await Poll.UntilAsync(
+            async () => Convert.ToInt64(await db.ScalarAsync("SELECT COUNT(*) FROM \"_llana_webhook_log\" WHERE \"delivered\" = 1"), CultureInfo.InvariantCulture) == 1,
+            TimeSpan.FromSeconds(10), "the queued row was not recorded as delivered");
 
         Assert.Equal(1L, Convert.ToInt64(await db.ScalarAsync("SELECT COUNT(*) FROM \"_llana_webhook_log\""), CultureInfo.InvariantCulture));
         await server.DisposeAsync();

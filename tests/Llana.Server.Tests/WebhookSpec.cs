@@ -47,18 +47,12 @@ public abstract class WebhookSpec(WebhookDemo fixture)
 
     private async Task<System.Text.Json.JsonElement> SettledLogAsync(long webhookId, int rows)
     {
-        var until = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            var log = await LogAsync(webhookId);
-            if (log.Count == rows && log.All(r => r.GetProperty("next_attempt_at").ValueKind == System.Text.Json.JsonValueKind.Null))
-            {
-                return log[^1];
-            }
-
-            Assert.True(DateTime.UtcNow < until, $"webhook {webhookId}: {log.Count} rows, not settled");
-            await Task.Delay(50);
-        }
+        var log = new List<System.Text.Json.JsonElement>();
+        await Poll.UntilAsync(
+            async () => (log = await LogAsync(webhookId)).Count == rows
+                && log.All(r => r.GetProperty("next_attempt_at").ValueKind == System.Text.Json.JsonValueKind.Null),
+            TimeSpan.FromSeconds(30), $"webhook {webhookId}: not {rows} settled rows");
+        return log[^1];
     }
 
     [Fact]

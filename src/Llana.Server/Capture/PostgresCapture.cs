@@ -68,29 +68,19 @@ internal sealed partial class PostgresCapture(
             throw new StartupException("--drop-realtime-slot: DATABASE_URI is not PostgreSQL, there is no slot to drop");
         }
 
-        await using var connection = await database.Source.OpenConnectionAsync(ct);
-        await using (var check = connection.CreateCommand())
+        var slot = ("slot", options.RealtimeSlot);
+        var active = await ScalarAsync(database, "SELECT active FROM pg_replication_slots WHERE slot_name = @slot", ct, slot);
+        if (active is true)
         {
-            check.CommandText = "SELECT active FROM pg_replication_slots WHERE slot_name = @slot";
-            check.Parameters.Add(new NpgsqlParameter("slot", options.RealtimeSlot));
-            var active = await check.ExecuteScalarAsync(ct);
-            if (active is true)
-            {
-                throw new StartupException($"replication slot {options.RealtimeSlot} is being read by a running server: stop every server using it first");
-            }
-
-            if (active is null)
-            {
-                return $"No replication slot {options.RealtimeSlot}; nothing to drop";
-            }
+            throw new StartupException($"replication slot {options.RealtimeSlot} is being read by a running server: stop every server using it first");
         }
 
-        await using (var drop = connection.CreateCommand())
+        if (active is null)
         {
-            drop.CommandText = $"SELECT pg_drop_replication_slot(@slot); DROP PUBLICATION IF EXISTS {database.Dialect.Quote(options.RealtimePublication)}";
-            drop.Parameters.Add(new NpgsqlParameter("slot", options.RealtimeSlot));
-            await drop.ExecuteNonQueryAsync(ct);
+            return $"No replication slot {options.RealtimeSlot}; nothing to drop";
         }
+
+        await ScalarAsync(database, $"SELECT pg_drop_replication_slot(@slot); DROP PUBLICATION IF EXISTS {database.Dialect.Quote(options.RealtimePublication)}", ct, slot);
 
         return $"Dropped replication slot {options.RealtimeSlot} and publication {options.RealtimePublication}";
     }
@@ -251,11 +241,8 @@ internal sealed partial class PostgresCapture(
     {
         try
         {
-            await using var connection = await database.Source.OpenConnectionAsync(ct);
-            await using var command = connection.CreateCommand();
-            command.CommandText = "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = @slot AND NOT active";
-            command.Parameters.Add(new NpgsqlParameter("slot", options.RealtimeSlot));
-            await command.ExecuteNonQueryAsync(ct);
+            await ScalarAsync(
+                database, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = @slot AND NOT active", ct, ("slot", options.RealtimeSlot));
         }
         catch (Exception e) when (e is DbException or OperationCanceledException)
         {
@@ -271,17 +258,13 @@ internal sealed partial class PostgresCapture(
             try
             {
                 await Task.Delay(TimeSpan.FromSeconds(3), ct);
-                await using var connection = await database.Source.OpenConnectionAsync(ct);
-                await using var command = connection.CreateCommand();
-                command.CommandText = """
+                var unpublished = await ScalarAsync(database, """
                     SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                     WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND c.relname <> @log
                       AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)
                       AND NOT EXISTS (SELECT 1 FROM pg_publication_tables pt WHERE pt.pubname = @name AND pt.schemaname = n.nspname AND pt.tablename = c.relname)
-                    """;
-                command.Parameters.Add(new NpgsqlParameter("log", SystemTableNames.WebhookLog));
-                command.Parameters.Add(new NpgsqlParameter("name", options.RealtimePublication));
-                if (Convert.ToInt64(await command.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture) > 0)
+                    """, ct, ("log", SystemTableNames.WebhookLog), ("name", options.RealtimePublication));
+                if (Convert.ToInt64(unpublished, System.Globalization.CultureInfo.InvariantCulture) > 0)
                 {
                     await EnsurePublicationAsync(ct);
                 }
@@ -303,17 +286,12 @@ internal sealed partial class PostgresCapture(
         {
             while (!ct.IsCancellationRequested)
             {
-                await using (var connection = await database.Source.OpenConnectionAsync(ct))
-                await using (var command = connection.CreateCommand())
+                if (await ScalarAsync(database, "SELECT active_pid FROM pg_replication_slots WHERE slot_name = @slot", ct, ("slot", options.RealtimeSlot)) is int pid
+                    && pid == processId)
                 {
-                    command.CommandText = "SELECT active_pid FROM pg_replication_slots WHERE slot_name = @slot";
-                    command.Parameters.Add(new NpgsqlParameter("slot", options.RealtimeSlot));
-                    if (await command.ExecuteScalarAsync(ct) is int pid && pid == processId)
-                    {
-                        Reading = true;
-                        LogReading(logger, options.RealtimeSlot, options.RealtimePublication);
-                        return;
-                    }
+                    Reading = true;
+                    LogReading(logger, options.RealtimeSlot, options.RealtimePublication);
+                    return;
                 }
 
                 await Task.Delay(100, ct);
@@ -416,11 +394,7 @@ internal sealed partial class PostgresCapture(
 
     private async Task<PgOutputReplicationSlot> EnsureSlotAsync(LogicalReplicationConnection connection, CancellationToken ct)
     {
-        await using var check = await database.Source.OpenConnectionAsync(ct);
-        await using var command = check.CreateCommand();
-        command.CommandText = "SELECT 1 FROM pg_replication_slots WHERE slot_name = @slot";
-        command.Parameters.Add(new NpgsqlParameter("slot", options.RealtimeSlot));
-        if (await command.ExecuteScalarAsync(ct) is not null)
+        if (await ScalarAsync(database, "SELECT 1 FROM pg_replication_slots WHERE slot_name = @slot", ct, ("slot", options.RealtimeSlot)) is not null)
         {
             return new PgOutputReplicationSlot(options.RealtimeSlot);
         }
@@ -444,6 +418,20 @@ internal sealed partial class PostgresCapture(
             // Another node created it first.
             return new PgOutputReplicationSlot(options.RealtimeSlot);
         }
+    }
+
+    /// One statement on a pooled connection; its first value (null when there is none).
+    private static async Task<object?> ScalarAsync(Database database, string sql, CancellationToken ct, params (string Name, object Value)[] parameters)
+    {
+        await using var connection = await database.Source.OpenConnectionAsync(ct);
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.Add(new NpgsqlParameter(name, value));
+        }
+
+        return await command.ExecuteScalarAsync(ct);
     }
 
     /// A relation of the stream: the catalog table it is (null when not exposed), and for each streamed column its

@@ -413,6 +413,46 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_reader_process_killed_under_writes_loses_and_repeats_nothing_on_the_other_node()
+    {
+        await using var redis = new RedisProcess();
+        await redis.StartAsync();
+        using var reader = await ServerProcess.StartAsync(new Dictionary<string, string>
+        {
+            ["DATABASE_URI"] = _database.Uri, ["SKIP_AUTH"] = "true", ["REALTIME_SOURCE"] = "database", ["REALTIME_SLOT"] = Slot,
+            ["REDIS_HOST"] = redis.Settings["REDIS_HOST"]!, ["REDIS_PORT"] = redis.Settings["REDIS_PORT"]!,
+        });
+        await Poll.UntilAsync(
+            async () => Convert.ToInt64(await _database.ScalarAsync($"SELECT COUNT(*) FROM pg_replication_slots WHERE slot_name = '{Slot}' AND active"), CultureInfo.InvariantCulture) > 0,
+            TimeSpan.FromSeconds(30), "the process did not read the stream");
+        await using var standby = await StartStandbyAsync(new Dictionary<string, string?>(redis.Settings));
+        await using var socket = await SubscribeAsync(standby, "Customer");
+
+        // Writes from outside the API keep coming while the reader is killed; the standby takes over the slot.
+        using var stop = new CancellationTokenSource();
+        var ids = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var writer = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                ids.Enqueue(await InsertAsync("Under writes"));
+                await Task.Delay(5);
+            }
+        });
+        await Poll.UntilAsync(() => ids.Count >= 50, TimeSpan.FromSeconds(30), "the writer did not get going");
+        await reader.KillAsync();
+        await Poll.UntilAsync(() => standby.Get<PostgresCapture>().Reading, TimeSpan.FromSeconds(30), "the standby did not take over");
+        await Poll.UntilAsync(() => ids.Count >= 150, TimeSpan.FromSeconds(30), "the writer stalled");
+        await stop.CancelAsync();
+        await writer;
+
+        var sentinel = await InsertAsync("Sentinel");
+        await socket.EventAsync("Customer", p => p.GetProperty("custId").GetString() == sentinel);
+        var got = socket.Events.Where(e => e.Name == "Customer").Select(e => e.Payload.GetProperty("custId").GetString()).ToList();
+        Assert.Equal([.. ids, sentinel], got);
+    }
+
+    [Fact]
     public async Task Start_up_names_the_fix_when_the_role_may_not_replicate()
     {
         var role = "llana_norepl_" + Guid.NewGuid().ToString("N")[..8];

@@ -151,59 +151,17 @@ public sealed class WebhookDeliveryTests
     {
         var db = await CreateDatabaseAsync();
         await using var receiver = await WebhookReceiver.StartAsync();
-        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-
-        // A real process, killed: nothing of it runs after the kill, nothing is handed back.
-        var start = new System.Diagnostics.ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "Llana.Server.dll")])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = Path.GetTempPath(),
-        };
-        foreach (var (k, v) in new Dictionary<string, string>
-        {
-            ["DATABASE_URI"] = db.Uri, ["PORT"] = port.ToString(CultureInfo.InvariantCulture), ["SKIP_AUTH"] = "true", ["WARMUP"] = "0",
-            ["WEBHOOK_TIMEOUT"] = "2s", ["WEBHOOK_POLL_INTERVAL"] = "100ms",
-        })
-        {
-            start.Environment[k] = v;
-        }
-
-        using var node = System.Diagnostics.Process.Start(start)!;
-        node.OutputDataReceived += (_, _) => { };
-        node.ErrorDataReceived += (_, _) => { };
-        node.BeginOutputReadLine();
-        node.BeginErrorReadLine();
         try
         {
-            using var http = new HttpClient { BaseAddress = new Uri($"http://localhost:{port}") };
-            var until = DateTime.UtcNow.AddSeconds(60);
-            while (true)
+            using var node = await ServerProcess.StartAsync(new Dictionary<string, string>
             {
-                try
-                {
-                    if ((await http.GetAsync("/Customer/?limit=1")).IsSuccessStatusCode)
-                    {
-                        break;
-                    }
-                }
-                catch (HttpRequestException)
-                {
-                }
-
-                Assert.True(DateTime.UtcNow < until && !node.HasExited, "the server process did not start");
-                await Task.Delay(100);
-            }
-
+                ["DATABASE_URI"] = db.Uri, ["SKIP_AUTH"] = "true", ["WEBHOOK_TIMEOUT"] = "2s", ["WEBHOOK_POLL_INTERVAL"] = "100ms",
+            });
             var path = "/hang/" + Unique();
-            Assert.Equal(201, (await http.Post("/webhook/", new { url = receiver.Url + path, table = "Customer" })).Status);
-            Assert.Equal(201, (await http.Post("/Customer/", new { companyName = "Killed", userId = 1 })).Status);
+            Assert.Equal(201, (await node.Http.Post("/webhook/", new { url = receiver.Url + path, table = "Customer" })).Status);
+            Assert.Equal(201, (await node.Http.Post("/Customer/", new { companyName = "Killed", userId = 1 })).Status);
             var first = (await receiver.WaitAsync(path, r => r.Count >= 1))[0];
-            node.Kill(entireProcessTree: true);
-            await node.WaitForExitAsync();
+            await node.KillAsync();
             var killedAt = DateTime.UtcNow;
 
             // The row stays the dead node's for its lease (2 × WEBHOOK_TIMEOUT + 30 s), then another node takes it.
@@ -217,11 +175,6 @@ public sealed class WebhookDeliveryTests
         }
         finally
         {
-            if (!node.HasExited)
-            {
-                node.Kill(entireProcessTree: true);
-            }
-
             await db.DisposeAsync();
         }
     }

@@ -98,6 +98,8 @@ dbs_install_missing() {
   dbs_redis_server >/dev/null || need+=(redis-server)
   # Headless Chromium renders the docs page in the browser tests.
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  # The change-capture tests write with the databases' own command-line clients.
+  command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
   [ ${#need[@]} -eq 0 ] && return 0
 
   if ! dbs_is_root || ! command -v apt-get >/dev/null 2>&1; then

@@ -24,9 +24,9 @@ public static partial class LlanaHost
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        if (args is ["--drop-realtime-slot"])
+        if (args is ["--drop-realtime-capture" or "--drop-realtime-slot"])
         {
-            return await DropRealtimeSlotAsync(settings: null, Console.Out, Console.Error);
+            return await DropRealtimeCaptureAsync(settings: null, Console.Out, Console.Error);
         }
 
         WebApplication app;
@@ -111,8 +111,8 @@ public static partial class LlanaHost
         builder.Services.AddSingleton<AuthService>();
         builder.Services.AddSingleton<PermissionEvaluator>();
         builder.Services.AddSingleton<IAccessPolicy>(sp => options.SkipAuth ? new OpenAccessPolicy() : sp.GetRequiredService<PermissionEvaluator>());
-        builder.Services.AddSingleton<Capture.PostgresCapture>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<Capture.PostgresCapture>());
+        builder.Services.AddSingleton(sp => Capture.ChangeCapture.For(sp, database));
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<Capture.ChangeCapture>());
         builder.Services.AddSingleton(WebhookOptions.From(builder.Configuration, options));
         builder.Services.AddSingleton<WebhookQueue>();
         builder.Services.AddHostedService<WebhookWorker>();
@@ -145,6 +145,7 @@ public static partial class LlanaHost
         try
         {
             await app.Services.GetRequiredService<SchemaCatalog>().LoadAsync(ct);
+            await app.Services.GetRequiredService<Capture.ChangeCapture>().PrepareAsync(ct);
         }
         catch (DbException e)
         {
@@ -202,9 +203,10 @@ public static partial class LlanaHost
         return app;
     }
 
-    /// `--drop-realtime-slot`: removes the `REALTIME_SOURCE=database` slot and publication of `DATABASE_URI`, so that
-    /// PostgreSQL stops keeping WAL for them (run it when no server reads the slot any more).
-    public static async Task<int> DropRealtimeSlotAsync(IReadOnlyDictionary<string, string?>? settings, TextWriter output, TextWriter error)
+    /// `--drop-realtime-capture` (or its first name, `--drop-realtime-slot`): removes what `REALTIME_SOURCE=database`
+    /// installed in `DATABASE_URI`, so that the database stops keeping changes for it (run it when no server reads them
+    /// any more). PostgreSQL: the slot and the publication. MySQL/MariaDB and SQLite: the triggers and `_llana_changes`.
+    public static async Task<int> DropRealtimeCaptureAsync(IReadOnlyDictionary<string, string?>? settings, TextWriter output, TextWriter error)
     {
         var configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(DotEnv.Read(Path.Combine(Directory.GetCurrentDirectory(), ".env")))
@@ -215,12 +217,14 @@ public static partial class LlanaHost
         {
             var options = LlanaOptions.From(configuration);
             await using var database = new Database(DatabaseUri.Parse(options.DatabaseUri ?? LlanaOptions.DefaultDemoDatabase));
-            await output.WriteLineAsync(await Capture.PostgresCapture.DropAsync(database, options, CancellationToken.None));
+            await output.WriteLineAsync(database.Uri.Kind == DatabaseKind.Postgres
+                ? await Capture.PostgresCapture.DropAsync(database, options, CancellationToken.None)
+                : await Capture.TriggerCapture.DropAsync(database, CancellationToken.None));
             return 0;
         }
-        catch (Exception e) when (e is StartupException or OptionsException or FormatException or DbException)
+        catch (Exception e) when (e is StartupException or OptionsException or FormatException or DbException or InvalidOperationException)
         {
-            await error.WriteLineAsync($"Llana could not drop the realtime slot: {e.Message}");
+            await error.WriteLineAsync($"Llana could not drop the realtime capture: {e.Message}");
             return 1;
         }
     }
@@ -246,6 +250,7 @@ public static partial class LlanaHost
                 await DemoDatabase.EnsureCreatedAsync(connection, uri.Kind, ct);
             }
 
+            // First: a role that may not replicate is told so before anything else it may not do.
             await Capture.PostgresCapture.CheckAsync(database, options, ct);
 
             // Before the schema catalog loads, so the system tables are part of it.

@@ -33,7 +33,7 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
     private async Task<LlanaServer> StartAsync(Dictionary<string, string?>? extra = null)
     {
         var server = await StartStandbyAsync(extra);
-        await Poll.UntilAsync(() => server.Get<PostgresCapture>().Reading, TimeSpan.FromSeconds(30), "the change stream was not read within 30 s");
+        await Poll.UntilAsync(() => server.Get<ChangeCapture>().Reading, TimeSpan.FromSeconds(30), "the change stream was not read within 30 s");
         return server;
     }
 
@@ -148,10 +148,10 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
         var b = await StartStandbyAsync();
         await using var _ = b;
         await Task.Delay(500);
-        Assert.False(b.Get<PostgresCapture>().Reading);
+        Assert.False(b.Get<ChangeCapture>().Reading);
 
         await a.DisposeAsync();
-        await Poll.UntilAsync(() => b.Get<PostgresCapture>().Reading, TimeSpan.FromSeconds(30), "the standby did not take over within 30 s");
+        await Poll.UntilAsync(() => b.Get<ChangeCapture>().Reading, TimeSpan.FromSeconds(30), "the standby did not take over within 30 s");
 
         using var onB = new FeedProbe(b);
         var id = await InsertAsync("After the takeover");
@@ -197,7 +197,7 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
         var sentinel = await InsertAsync("Sentinel");
         await onB.EventAsync("Customer", p => p.GetProperty("custId").GetString() == sentinel);
         Assert.Equal([outside, viaB, sentinel], onB.Events.Where(e => e.Name == "Customer").Select(e => e.Payload.GetProperty("custId").GetString()));
-        Assert.False(b.Get<PostgresCapture>().Reading);
+        Assert.False(b.Get<ChangeCapture>().Reading);
     }
 
     [Fact]
@@ -221,7 +221,7 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
         await onB.EventAsync("Customer", p => p.GetProperty("custId").GetString() == ids[^1]);
         await _database.ExecuteAsync($"SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '{Slot}'");
         await Poll.UntilAsync(
-            async () => (a.Get<PostgresCapture>().Reading || b.Get<PostgresCapture>().Reading) && Convert.ToInt64(await _database.ScalarAsync(
+            async () => (a.Get<ChangeCapture>().Reading || b.Get<ChangeCapture>().Reading) && Convert.ToInt64(await _database.ScalarAsync(
                 $"SELECT COUNT(*) FROM pg_replication_slots WHERE slot_name = '{Slot}' AND active"), CultureInfo.InvariantCulture) > 0,
             TimeSpan.FromSeconds(30), "no node read the stream again within 30 s");
 
@@ -318,13 +318,13 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
         await using (var server = await StartAsync())
         {
             var refused = new StringWriter();
-            Assert.Equal(1, await LlanaHost.DropRealtimeSlotAsync(settings, TextWriter.Null, refused));
+            Assert.Equal(1, await LlanaHost.DropRealtimeCaptureAsync(settings, TextWriter.Null, refused));
             Assert.Contains("stop every server using it first", refused.ToString(), StringComparison.Ordinal);
             Assert.Equal(1, await SlotsAsync());
         }
 
         var output = new StringWriter();
-        Assert.Equal(0, await LlanaHost.DropRealtimeSlotAsync(settings, output, TextWriter.Null));
+        Assert.Equal(0, await LlanaHost.DropRealtimeCaptureAsync(settings, output, TextWriter.Null));
         Assert.Contains($"Dropped replication slot {Slot} and publication llana", output.ToString(), StringComparison.Ordinal);
         Assert.Equal(0, await SlotsAsync());
         Assert.Equal(0L, Convert.ToInt64(await _database.ScalarAsync("SELECT COUNT(*) FROM pg_publication WHERE pubname = 'llana'"), CultureInfo.InvariantCulture));
@@ -441,7 +441,7 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
         });
         await Poll.UntilAsync(() => ids.Count >= 50, TimeSpan.FromSeconds(30), "the writer did not get going");
         await reader.KillAsync();
-        await Poll.UntilAsync(() => standby.Get<PostgresCapture>().Reading, TimeSpan.FromSeconds(30), "the standby did not take over");
+        await Poll.UntilAsync(() => standby.Get<ChangeCapture>().Reading, TimeSpan.FromSeconds(30), "the standby did not take over");
         await Poll.UntilAsync(() => ids.Count >= 150, TimeSpan.FromSeconds(30), "the writer stalled");
         await stop.CancelAsync();
         await writer;
@@ -467,33 +467,5 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
         {
             await _database.ExecuteAsync($"DROP ROLE {role}");
         }
-    }
-
-    /// The node's change log from its first change on.
-    private sealed class FeedProbe(LlanaServer server) : IDisposable
-    {
-        private readonly Core.Changes.ChangeReader _reader = ((Core.Changes.ChangeLog)server.Get<Core.Changes.IChangeFeed>()).ReadFrom(1);
-        private readonly List<Core.Changes.RowChange> _changes = [];
-
-        public async Task<Core.Changes.RowChange> WaitForAsync(Func<Core.Changes.RowChange, bool> match)
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-            while (true)
-            {
-                while (_reader.TryRead(out var change))
-                {
-                    _changes.Add(change);
-                }
-
-                if (_changes.FirstOrDefault(match) is { } found)
-                {
-                    return found;
-                }
-
-                Assert.True(await _reader.WaitToReadAsync(timeout.Token), "change not seen within 15 s");
-            }
-        }
-
-        public void Dispose() => _reader.Dispose();
     }
 }

@@ -22,24 +22,18 @@ namespace Llana.Server.Capture;
 /// in the Redis log too), so a restart or a takeover replays what was not confirmed instead of losing it.
 internal sealed partial class PostgresCapture(
     Database database, SchemaCatalog catalog, IChangeFeed feed, IChangeHandoff handoff, LlanaOptions options, ILogger<PostgresCapture> logger)
-    : BackgroundService
+    : ChangeCapture(options.RealtimeSource, logger)
 {
-    private static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(2);
-
-    /// Whether this node holds the slot and reads the stream (for health and tests).
-    public bool Reading { get; private set; }
+    // The slot and publication are made by the reader; what they need is checked when the database is opened
+    // (CheckAsync), before the server writes anything.
+    public override Task PrepareAsync(CancellationToken ct) => Task.CompletedTask;
 
     /// Refuses to start without what logical replication needs, naming the fix.
     public static async Task CheckAsync(Database database, LlanaOptions options, CancellationToken ct)
     {
-        if (options.RealtimeSource != RealtimeSource.Database)
+        if (options.RealtimeSource != RealtimeSource.Database || database.Uri.Kind != DatabaseKind.Postgres)
         {
             return;
-        }
-
-        if (database.Uri.Kind != DatabaseKind.Postgres)
-        {
-            throw new StartupException("REALTIME_SOURCE=database is supported on PostgreSQL so far; use REALTIME_SOURCE=api with this database");
         }
 
         await using var connection = await database.Source.OpenConnectionAsync(ct);
@@ -60,14 +54,9 @@ internal sealed partial class PostgresCapture(
         }
     }
 
-    /// Drops the slot and the publication (`--drop-realtime-slot`); refuses while a server reads the slot.
+    /// Drops the slot and the publication (`--drop-realtime-capture`); refuses while a server reads the slot.
     public static async Task<string> DropAsync(Database database, LlanaOptions options, CancellationToken ct)
     {
-        if (database.Uri.Kind != DatabaseKind.Postgres)
-        {
-            throw new StartupException("--drop-realtime-slot: DATABASE_URI is not PostgreSQL, there is no slot to drop");
-        }
-
         var slot = ("slot", options.RealtimeSlot);
         var active = await ScalarAsync(database, "SELECT active FROM pg_replication_slots WHERE slot_name = @slot", ct, slot);
         if (active is true)
@@ -85,64 +74,30 @@ internal sealed partial class PostgresCapture(
         return $"Dropped replication slot {options.RealtimeSlot} and publication {options.RealtimePublication}";
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task<bool> ReadAsync(CancellationToken ct)
     {
-        if (options.RealtimeSource != RealtimeSource.Database)
+        try
         {
-            return;
+            await StreamAsync(ct);
+            return true;
         }
-
-        var busyLogged = false;
-        while (!stoppingToken.IsCancellationRequested)
+        catch (PostgresException e) when (e.SqlState == "55006")
         {
-            try
-            {
-                await ReadAsync(stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (PostgresException e) when (e.SqlState == "55006")
-            {
-                // The slot is in use: another node reads the stream. Try again, to take over when it goes.
-                if (!busyLogged)
-                {
-                    LogStandby(logger, options.RealtimeSlot);
-                    busyLogged = true;
-                }
-            }
-            catch (PostgresException e) when (e.SqlState == "42704")
-            {
-                // The publication was dropped under the slot: the slot cannot decode past that point, even once the
-                // publication is made again. It is made again from here (what was committed meanwhile is lost, and
-                // sockets are told when the new slot is created).
-                LogSlotStuck(logger, options.RealtimeSlot, e.MessageText);
-                await DropInactiveSlotAsync(stoppingToken);
-                busyLogged = false;
-            }
-            catch (Exception e) when (e is NpgsqlException or DbException or InvalidOperationException or TimeoutException or IOException)
-            {
-                LogStreamFailed(logger, e.Message);
-                busyLogged = false;
-            }
-            finally
-            {
-                Reading = false;
-            }
-
-            try
-            {
-                await Task.Delay(RetryInterval, stoppingToken);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
+            // The slot is in use: another node reads the stream.
+            return false;
+        }
+        catch (PostgresException e) when (e.SqlState == "42704")
+        {
+            // The publication was dropped under the slot: the slot cannot decode past that point, even once the
+            // publication is made again. It is made again from here (what was committed meanwhile is lost, and
+            // sockets are told when the new slot is created).
+            LogSlotStuck(logger, options.RealtimeSlot, e.MessageText);
+            await DropInactiveSlotAsync(ct);
+            return true;
         }
     }
 
-    private async Task ReadAsync(CancellationToken ct)
+    private async Task StreamAsync(CancellationToken ct)
     {
         await EnsurePublicationAsync(ct);
         await using var connection = new LogicalReplicationConnection(database.Uri.ConnectionString);
@@ -152,7 +107,7 @@ internal sealed partial class PostgresCapture(
         var relations = new Dictionary<uint, Relation>();
         var pending = new List<(TableSchema Table, ChangeKind Kind, object?[] Row, bool Partial)>();
         var replication = new PgOutputReplicationOptions(options.RealtimePublication, PgOutputProtocolVersion.V1);
-        var committed = new System.Collections.Concurrent.ConcurrentQueue<(long Offset, NpgsqlLogSequenceNumber End)>();
+        var committed = new Unconfirmed<NpgsqlLogSequenceNumber>();
         using var reading = CancellationTokenSource.CreateLinkedTokenSource(ct);
         _ = WatchSlotAsync(connection.ProcessID, reading.Token);
         _ = KeepPublicationAsync(reading.Token);
@@ -194,7 +149,7 @@ internal sealed partial class PostgresCapture(
                         }
 
                         pending.Clear();
-                        committed.Enqueue((last, commit.TransactionEndLsn));
+                        committed.Appended(last, commit.TransactionEndLsn);
                         break;
                 }
             }
@@ -207,8 +162,7 @@ internal sealed partial class PostgresCapture(
     }
 
     /// Every 100 ms, confirms to PostgreSQL the last commit whose changes are handed off: the WAL up to there may go.
-    private async Task ConfirmAsync(
-        LogicalReplicationConnection connection, System.Collections.Concurrent.ConcurrentQueue<(long Offset, NpgsqlLogSequenceNumber End)> committed, CancellationToken ct)
+    private async Task ConfirmAsync(LogicalReplicationConnection connection, Unconfirmed<NpgsqlLogSequenceNumber> committed, CancellationToken ct)
     {
         NpgsqlLogSequenceNumber? confirmed = null;
         try
@@ -216,14 +170,7 @@ internal sealed partial class PostgresCapture(
             while (!ct.IsCancellationRequested)
             {
                 await Task.Delay(100, ct);
-                var safe = handoff.HandedOffUpTo;
-                NpgsqlLogSequenceNumber? next = null;
-                while (committed.TryPeek(out var c) && c.Offset <= safe && committed.TryDequeue(out c))
-                {
-                    next = c.End;
-                }
-
-                if (next is { } end && end != confirmed)
+                if (committed.TryConfirm(handoff, out var end) && end != confirmed)
                 {
                     connection.SetReplicationStatus(end);
                     await connection.SendStatusUpdate(ct);
@@ -447,12 +394,6 @@ internal sealed partial class PostgresCapture(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Reading changes from PostgreSQL: slot {Slot}, publication {Publication}")]
     private static partial void LogReading(ILogger logger, string slot, string publication);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Replication slot {Slot} is read by another node: standing by to take over")]
-    private static partial void LogStandby(ILogger logger, string slot);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Change stream interrupted, resuming from the last confirmed change: {Error}")]
-    private static partial void LogStreamFailed(ILogger logger, string error);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Replication slot {Slot} was dropped while in use: the changes committed since it was last read are lost; sockets are disconnected so that clients refetch")]
     private static partial void LogSlotLost(ILogger logger, string slot);

@@ -1,0 +1,193 @@
+using System.Data.Common;
+using System.Threading.Channels;
+using Llana.Core.Changes;
+using Llana.Core.Options;
+using Llana.Core.Tables;
+using Llana.Data;
+using Llana.Data.Capture;
+
+namespace Llana.Server.Capture;
+
+/// `REALTIME_SOURCE=database` on MySQL/MariaDB and SQLite: follows the trigger-fed `_llana_changes` table
+/// (<see cref="ChangeTable"/>). The reader polls it (MySQL every 20 ms; SQLite asks `PRAGMA data_version` every 10 ms
+/// and reads only when another connection committed), and is woken at once by a write made through this node's API.
+/// Rows are deleted once handed off. Every 3 s the triggers are brought in step with the schema (tables added,
+/// columns changed).
+internal sealed partial class TriggerCapture(
+    Database database, SchemaCatalog catalog, IChangeFeed feed, IChangeHandoff handoff, LlanaOptions options, ILogger<TriggerCapture> logger)
+    : ChangeCapture(options.RealtimeSource, logger)
+{
+    private const int Batch = 1000;
+    private readonly ChangeTable _changes = new(database);
+    private readonly Channel<bool> _doorbell = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+
+    private TimeSpan PollInterval => TimeSpan.FromMilliseconds(database.Uri.Kind == DatabaseKind.MySql ? 20 : 10);
+
+    public override async Task PrepareAsync(CancellationToken ct)
+    {
+        if (options.RealtimeSource != RealtimeSource.Database)
+        {
+            if (await _changes.TriggerCountAsync(ct) is > 0 and var count)
+            {
+                LogTriggersLeft(logger, count);
+            }
+
+            return;
+        }
+
+        try
+        {
+            var written = await _changes.EnsureAsync(catalog.Tables, ct);
+            await catalog.LoadAsync(ct);
+            LogTriggers(logger, written);
+        }
+        catch (DbException e) when (database.Dialect.Classify(e) != Data.Dialects.DatabaseErrorType.Unavailable)
+        {
+            throw new StartupException(
+                $"REALTIME_SOURCE=database could not install its change triggers ({e.Message}). On MySQL the user needs the TRIGGER privilege "
+                + "(GRANT TRIGGER, CREATE ON db.* TO user) and, with binary logging on, log_bin_trust_function_creators=1; or use REALTIME_SOURCE=api", e);
+        }
+    }
+
+    protected override async Task<bool> ReadAsync(CancellationToken ct)
+    {
+        await using var reader = await _changes.TryReadAsync(ct);
+        if (reader is null)
+        {
+            return false;
+        }
+
+        Reading = true;
+        LogReading(logger, ChangeTable.Changes);
+        using var reading = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var keeping = KeepTriggersAsync(reading.Token);
+
+        // A write through this node's API rings at once instead of waiting for the next poll.
+        using var rings = feed.Subscribe(_ => _doorbell.Writer.TryWrite(true));
+        var unconfirmed = new Unconfirmed<long>();
+        var pruned = 0L;
+        try
+        {
+            // What an earlier reader stamped and did not delete comes first, with the same positions.
+            var after = 0L;
+            while (await reader.StampedAsync(after, Batch, ct) is { Count: > 0 } stamped)
+            {
+                Append(stamped, unconfirmed);
+                after = stamped[^1].Position;
+            }
+
+            var more = true;
+            while (!ct.IsCancellationRequested)
+            {
+                if (unconfirmed.TryConfirm(handoff, out var confirmed) && confirmed > pruned)
+                {
+                    await reader.PruneAsync(confirmed, ct);
+                    pruned = confirmed;
+                }
+
+                if (more || await reader.MayHaveChangesAsync(ct))
+                {
+                    var taken = await reader.TakeAsync(Batch, ct);
+                    Append(taken, unconfirmed);
+                    more = taken.Count == Batch;
+                    if (more)
+                    {
+                        continue;
+                    }
+                }
+
+                using var poll = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                poll.CancelAfter(PollInterval);
+                try
+                {
+                    await _doorbell.Reader.ReadAsync(poll.Token);
+                }
+                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                {
+                }
+            }
+        }
+        finally
+        {
+            await reading.CancelAsync();
+            await keeping;
+        }
+
+        return true;
+    }
+
+    private void Append(List<ChangeRow> rows, Unconfirmed<long> unconfirmed)
+    {
+        var last = 0L;
+        foreach (var change in rows)
+        {
+            // A row of a table the server does not know (dropped since) is skipped; its position is still confirmed.
+            if (catalog.Find(change.Table) is not { } table)
+            {
+                continue;
+            }
+
+            var (row, partial) = _changes.ToRow(table, change.Data);
+            var kind = change.Kind switch
+            {
+                "INSERT" => ChangeKind.Insert,
+                "UPDATE" => ChangeKind.Update,
+                _ => ChangeKind.Delete,
+            };
+            var appended = feed.Publish(table, kind, row, partial: partial, captured: new CapturePosition((ulong)change.Position, 0));
+            last = Math.Max(last, appended.Offset);
+        }
+
+        if (rows.Count > 0)
+        {
+            unconfirmed.Appended(last == 0 ? feed.Head : last, rows[^1].Position);
+        }
+    }
+
+    /// Every 3 s: when a table or column was created, altered or dropped, the schema is read again and the triggers
+    /// are brought in step (a new table is captured from then on; a changed table's rows carry its new columns).
+    private async Task KeepTriggersAsync(CancellationToken ct)
+    {
+        string? seen = null;
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                var version = await _changes.SchemaVersionAsync(ct);
+                if (seen is not null && version != seen)
+                {
+                    await catalog.LoadAsync(ct);
+                    if (await _changes.EnsureAsync(catalog.Tables, ct) is > 0 and var written)
+                    {
+                        LogTriggers(logger, written);
+                        version = await _changes.SchemaVersionAsync(ct);
+                    }
+                }
+
+                seen = version;
+                await Task.Delay(TimeSpan.FromSeconds(3), ct);
+            }
+            catch (Exception e) when (e is OperationCanceledException or DbException or InvalidOperationException)
+            {
+                if (ct.IsCancellationRequested)
+                {
+                    return;
+                }
+
+                LogStreamFailed(logger, e.Message);
+            }
+        }
+    }
+
+    /// `--drop-realtime-capture` on MySQL/MariaDB and SQLite.
+    public static Task<string> DropAsync(Database database, CancellationToken ct) => new ChangeTable(database).DropAsync(ct);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Reading changes from {Table}")]
+    private static partial void LogReading(ILogger logger, string table);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Change triggers: {Count} written")]
+    private static partial void LogTriggers(ILogger logger, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} change trigger(s) of REALTIME_SOURCE=database are installed but REALTIME_SOURCE is api: _llana_changes keeps growing. Remove them with --drop-realtime-capture if no server reads them")]
+    private static partial void LogTriggersLeft(ILogger logger, int count);
+}

@@ -234,6 +234,39 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Webhooks_fire_once_per_streamed_change_even_when_the_stream_is_read_again()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var server = await StartAsync(new() { ["SKIP_AUTH"] = null, ["AUTH_LOGIN_RATE_LIMIT"] = "0" });
+        using var admin = server.Admin();
+        Assert.Equal(201, (await admin.Post("/webhook/", new { url = receiver.Url + "/stream", table = "Customer" })).Status);
+
+        // Through the API and from outside it; then the reader is cut off before it confirmed the burst, and reads it again.
+        var ids = new List<string> { (await admin.Post("/Customer/", new { companyName = "Through the API", userId = 1 })).Json.GetProperty("custId").GetInt64().ToString(CultureInfo.InvariantCulture) };
+        for (var i = 0; i < 20; i++)
+        {
+            ids.Add(await InsertAsync("Burst " + i));
+        }
+
+        // Cut off as soon as the burst is in the log: it confirms at most every 100 ms, so part of it is read again.
+        using (var probe = new FeedProbe(server))
+        {
+            await probe.WaitForAsync(c => c.Id == ids[^1]);
+        }
+
+        await _database.ExecuteAsync($"SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '{Slot}'");
+        await Poll.UntilAsync(
+            async () => Convert.ToInt64(await _database.ScalarAsync($"SELECT COUNT(*) FROM pg_replication_slots WHERE slot_name = '{Slot}' AND active"), CultureInfo.InvariantCulture) > 0,
+            TimeSpan.FromSeconds(30), "the stream was not read again within 30 s");
+        ids.Add(await InsertAsync("Sentinel"));
+        await receiver.WaitAsync("/stream", got => got.Any(r => r.Json.GetProperty("custId").GetString() == ids[^1]));
+        await Task.Delay(1000);
+        // Deliveries run concurrently: each id once, in any order.
+        Assert.Equal(ids.Order(), receiver.To("/stream").Select(r => r.Json.GetProperty("custId").GetString()).Order());
+        Assert.True(((Core.Changes.ChangeLog)server.Get<Core.Changes.IChangeFeed>()).Repeats > 0, "the stream was not read again: the test proved nothing");
+    }
+
+    [Fact]
     public async Task In_a_cluster_a_change_is_confirmed_to_PostgreSQL_only_once_it_is_in_the_Redis_log()
     {
         await using var redis = new RedisProcess();

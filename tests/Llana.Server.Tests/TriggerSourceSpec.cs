@@ -148,6 +148,32 @@ public abstract class TriggerSourceSpec(DatabaseKind kind) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Webhooks_fire_once_for_every_writer_from_the_change_table_and_not_again_after_a_restart()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var settings = new Dictionary<string, string?> { ["SKIP_AUTH"] = null, ["AUTH_LOGIN_RATE_LIMIT"] = "0" };
+        var ids = new List<string>();
+        await using (var server = await StartAsync(settings))
+        {
+            using var admin = server.Admin();
+            Assert.Equal(201, (await admin.Post("/webhook/", new { url = receiver.Url + "/stream", table = "Customer" })).Status);
+            ids.Add(await InsertAsync("Outside the API"));
+            ids.Add((await admin.Post("/Customer/", new { companyName = "Through the API", userId = 1 })).Json.GetProperty("custId").GetInt64().ToString(CultureInfo.InvariantCulture));
+            await receiver.WaitAsync("/stream", got => got.Count >= 2);
+        }
+
+        // A restart reads again what was not yet deleted from the table: it queues nothing again.
+        await using (await StartAsync(settings))
+        {
+            ids.Add(await InsertAsync("Sentinel"));
+            var got = await receiver.WaitAsync("/stream", got => got.Any(r => r.Json.GetProperty("custId").GetString() == ids[^1]));
+            await Task.Delay(1000);
+            // Deliveries run concurrently: each id once, in any order.
+        Assert.Equal(ids.Order(), receiver.To("/stream").Select(r => r.Json.GetProperty("custId").GetString()).Order());
+        }
+    }
+
+    [Fact]
     public async Task Changes_made_while_no_node_reads_are_delivered_by_the_next_and_the_table_is_emptied()
     {
         await using (await StartAsync())

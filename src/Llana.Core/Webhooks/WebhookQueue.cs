@@ -72,8 +72,17 @@ public sealed class WebhookQueue : IDisposable
     }
 
     /// The work that queues this write's deliveries inside its transaction, or null when no webhook can fire for it
-    /// (then the write runs exactly as without webhooks).
-    public async ValueTask<WriteHook?> ForWriteAsync(TableSchema table, ChangeKind kind, Caller caller, CancellationToken ct)
+    /// (then the write runs exactly as without webhooks). With `REALTIME_SOURCE=database` the change stream queues
+    /// them (<see cref="ForCapturedAsync"/>), for API writes too: one source, so nothing is queued twice.
+    public ValueTask<WriteHook?> ForWriteAsync(TableSchema table, ChangeKind kind, Caller caller, CancellationToken ct) =>
+        _llana.RealtimeSource == RealtimeSource.Api ? HookAsync(table, kind, caller.UserId, anyWriter: false, ct) : ValueTask.FromResult<WriteHook?>(null);
+
+    /// The work that queues the deliveries of a change read from the database's stream, in the transaction that records
+    /// it as read. The writer is not known: a user's webhook fires for the changes of rows its owner may read.
+    public ValueTask<WriteHook?> ForCapturedAsync(TableSchema table, ChangeKind kind, CancellationToken ct) =>
+        HookAsync(table, kind, null, anyWriter: true, ct);
+
+    private async ValueTask<WriteHook?> HookAsync(TableSchema table, ChangeKind kind, string? writer, bool anyWriter, CancellationToken ct)
     {
         if (Store is not { } store || table.PrimaryKeyColumn is not { } pk)
         {
@@ -87,7 +96,7 @@ public sealed class WebhookQueue : IDisposable
                 ChangeKind.Update => w.OnUpdate,
                 _ => w.OnDelete,
             })
-            .Where(w => w.UserIdentifier is null || w.UserIdentifier == caller.UserId)
+            .Where(w => anyWriter || w.UserIdentifier is null || w.UserIdentifier == writer)
             .ToList();
         if (candidates.Count == 0)
         {

@@ -114,6 +114,44 @@ public sealed class ChangeTable(Database database)
         return written;
     }
 
+    /// Runs <paramref name="work"/> in a transaction that moves the position <paramref name="name"/> forward to
+    /// <paramref name="position"/>, unless it is there already (the work was done for it): what a stream read again
+    /// after a restart does is not done twice. False when it was skipped.
+    public async Task<bool> OnceAtAsync(string name, long position, Func<DbConnection, DbTransaction, CancellationToken, Task> work, CancellationToken ct)
+    {
+        await using var connection = await database.Source.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        var (state, key, at) = (Dialect.Quote(State), Dialect.Quote("name"), Dialect.Quote("position"));
+        await using (var moved = Command(connection, transaction, $"UPDATE {state} SET {at} = @position WHERE {key} = @name AND {at} < @position", ("position", position), ("name", name)))
+        {
+            if (await moved.ExecuteNonQueryAsync(ct) == 0)
+            {
+                return false;
+            }
+        }
+
+        await work(connection, transaction, ct);
+        await transaction.CommitAsync(ct);
+        return true;
+    }
+
+    /// Creates `_llana_capture` (on PostgreSQL, where the rest of the change table is not needed) with a row for
+    /// <paramref name="name"/> at position 0.
+    public async Task EnsureStateAsync(string name, CancellationToken ct)
+    {
+        await using var connection = await database.Source.OpenConnectionAsync(ct);
+        if (database.Uri.Kind == DatabaseKind.Postgres)
+        {
+            await ExecuteAsync(connection, null, $"CREATE TABLE IF NOT EXISTS {Dialect.Quote(State)} (\"name\" text PRIMARY KEY, \"position\" bigint NOT NULL)", ct);
+        }
+
+        await AddStateAsync(connection, null, name, ct);
+    }
+
+    private Task AddStateAsync(DbConnection connection, DbTransaction? transaction, string name, CancellationToken ct) => ExecuteAsync(connection, transaction,
+        $"INSERT INTO {Dialect.Quote(State)} ({Dialect.Quote("name")}, {Dialect.Quote("position")}) SELECT @name, 0 WHERE NOT EXISTS (SELECT 1 FROM {Dialect.Quote(State)} WHERE {Dialect.Quote("name")} = @name)",
+        ct, ("name", name));
+
     /// Drops the triggers and both change tables (`--drop-realtime-capture`); refuses while a server reads them.
     public async Task<string> DropAsync(CancellationToken ct)
     {
@@ -276,9 +314,7 @@ public sealed class ChangeTable(Database database)
             await ExecuteAsync(connection, transaction, statement, ct);
         }
 
-        await ExecuteAsync(connection, transaction,
-            $"INSERT INTO {Dialect.Quote(State)} ({Dialect.Quote("name")}, {Dialect.Quote("position")}) SELECT 'changes', 0 WHERE NOT EXISTS (SELECT 1 FROM {Dialect.Quote(State)} WHERE {Dialect.Quote("name")} = 'changes')",
-            ct);
+        await AddStateAsync(connection, transaction, "changes", ct);
     }
 
     /// The server's triggers by name, each with the text that is compared with what it would write now.
@@ -404,7 +440,10 @@ public sealed class ChangeTable(Database database)
             null, ct, ("after", after));
 
         /// Up to <paramref name="limit"/> rows committed since the last take, stamped with their positions.
-        public async Task<List<ChangeRow>> TakeAsync(int limit, CancellationToken ct)
+        /// <paramref name="beforeCommit"/> runs in the stamping transaction: what it writes is written exactly once per
+        /// row (a row stamped once is never taken again).
+        public async Task<List<ChangeRow>> TakeAsync(
+            int limit, Func<DbConnection, DbTransaction, List<ChangeRow>, CancellationToken, Task> beforeCommit, CancellationToken ct)
         {
             // A plain read: it never waits on a writer still inside its transaction (its rows are taken once it commits).
             var taken = await ReadAsync(
@@ -433,8 +472,10 @@ public sealed class ChangeTable(Database database)
 
             await ExecuteAsync(_connection, transaction,
                 $"UPDATE {state} SET {Dialect.Quote("position")} = @position WHERE {Dialect.Quote("name")} = 'changes'", ct, ("position", taken[^1].Position + shift));
+            var stamped = taken.Select(row => row with { Position = row.Position + shift }).ToList();
+            await beforeCommit(_connection, transaction, stamped, ct);
             await transaction.CommitAsync(ct);
-            return taken.Select(row => row with { Position = row.Position + shift }).ToList();
+            return stamped;
         }
 
         /// Deletes the rows up to <paramref name="position"/>: they are handed off.

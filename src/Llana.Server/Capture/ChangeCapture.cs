@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using Llana.Core.Changes;
 using Llana.Core.Options;
+using Llana.Core.Webhooks;
+using System.Data.Common;
 using Llana.Data;
 
 namespace Llana.Server.Capture;
@@ -76,6 +78,35 @@ internal abstract partial class ChangeCapture(RealtimeSource source, ILogger log
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Change stream interrupted, resuming from the last confirmed change: {Error}")]
     protected static partial void LogStreamFailed(ILogger logger, string error);
+
+    /// A change read from the database, before it is appended.
+    protected sealed record Captured(Data.Schema.TableSchema Table, ChangeKind Kind, object?[] Row, bool Partial, long Position = 0);
+
+    /// The webhook deliveries <paramref name="changes"/> may queue (decided in memory; empty when no webhook can fire,
+    /// and then nothing is written).
+    protected static async Task<List<(WriteHook Hook, object?[] Row)>> WebhooksForAsync(WebhookQueue webhooks, IEnumerable<Captured> changes, CancellationToken ct)
+    {
+        var hooks = new List<(WriteHook, object?[])>();
+        foreach (var change in changes)
+        {
+            if (await webhooks.ForCapturedAsync(change.Table, change.Kind, ct) is { } hook)
+            {
+                hooks.Add((hook, change.Row));
+            }
+        }
+
+        return hooks;
+    }
+
+    /// Queues <paramref name="hooks"/> in <paramref name="transaction"/>, which also records their changes as read, so
+    /// that they are queued once. The caller wakes the delivery loop once it committed.
+    protected static async Task QueueAsync(List<(WriteHook Hook, object?[] Row)> hooks, DbConnection connection, DbTransaction transaction, CancellationToken ct)
+    {
+        foreach (var (hook, row) in hooks)
+        {
+            await hook.InTransaction(connection, transaction, row, ct);
+        }
+    }
 
     /// Positions read and appended, waiting to be confirmed: a position may be confirmed once the log offset of its
     /// last change is handed off.

@@ -2,6 +2,8 @@ using System.Data.Common;
 using Llana.Core.Changes;
 using Llana.Core.Options;
 using Llana.Core.Tables;
+using Llana.Core.Webhooks;
+using Llana.Data.Capture;
 using Llana.Data;
 using Llana.Data.Dialects;
 using Llana.Data.Schema;
@@ -21,9 +23,11 @@ namespace Llana.Server.Capture;
 /// goes. A transaction's end is confirmed to PostgreSQL only once its changes are handed off (in the log; in a cluster,
 /// in the Redis log too), so a restart or a takeover replays what was not confirmed instead of losing it.
 internal sealed partial class PostgresCapture(
-    Database database, SchemaCatalog catalog, IChangeFeed feed, IChangeHandoff handoff, LlanaOptions options, ILogger<PostgresCapture> logger)
+    Database database, SchemaCatalog catalog, IChangeFeed feed, IChangeHandoff handoff, WebhookQueue webhooks, LlanaOptions options, ILogger<PostgresCapture> logger)
     : ChangeCapture(options.RealtimeSource, logger)
 {
+    /// The position (a commit's end LSN) up to which webhook deliveries of streamed transactions are queued.
+    private const string WebhooksQueued = "webhooks";
     // The slot and publication are made by the reader; what they need is checked when the database is opened
     // (CheckAsync), before the server writes anything.
     public override Task PrepareAsync(CancellationToken ct) => Task.CompletedTask;
@@ -105,7 +109,12 @@ internal sealed partial class PostgresCapture(
         var slot = await EnsureSlotAsync(connection, ct);
 
         var relations = new Dictionary<uint, Relation>();
-        var pending = new List<(TableSchema Table, ChangeKind Kind, object?[] Row, bool Partial)>();
+        var pending = new List<Captured>();
+        var state = new ChangeTable(database);
+        if (webhooks.Store is not null)
+        {
+            await state.EnsureStateAsync(WebhooksQueued, ct);
+        }
         var replication = new PgOutputReplicationOptions(options.RealtimePublication, PgOutputProtocolVersion.V1);
         var committed = new Unconfirmed<NpgsqlLogSequenceNumber>();
         using var reading = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -139,12 +148,22 @@ internal sealed partial class PostgresCapture(
                         await AddAsync(pending, relations[m.Relation.RelationId], ChangeKind.Delete, m.Key, keyOnly: true, ct);
                         break;
                     case CommitMessage commit:
+                        // Webhook deliveries are queued once per transaction: a transaction streamed again after a
+                        // restart finds its position already recorded.
+                        var hooks = await WebhooksForAsync(webhooks, pending, ct);
+                        if (hooks.Count > 0
+                            && await state.OnceAtAsync(WebhooksQueued, (long)(ulong)commit.TransactionEndLsn, (connection, transaction, token) => QueueAsync(hooks, connection, transaction, token), ct))
+                        {
+                            webhooks.Notify();
+                        }
+
                         var committedAt = new DateTimeOffset(DateTime.SpecifyKind(commit.TransactionCommitTimestamp, DateTimeKind.Utc));
                         var last = 0L;
                         for (var i = 0; i < pending.Count; i++)
                         {
-                            var (table, kind, row, partial) = pending[i];
-                            var appended = feed.Publish(table, kind, row, partial: partial, committedAt: committedAt, captured: new CapturePosition((ulong)commit.TransactionEndLsn, i));
+                            var change = pending[i];
+                            var appended = feed.Publish(
+                                change.Table, change.Kind, change.Row, partial: change.Partial, committedAt: committedAt, captured: new CapturePosition((ulong)commit.TransactionEndLsn, i));
                             last = Math.Max(last, appended.Offset);
                         }
 
@@ -207,10 +226,10 @@ internal sealed partial class PostgresCapture(
                 await Task.Delay(TimeSpan.FromSeconds(3), ct);
                 var unpublished = await ScalarAsync(database, """
                     SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                    WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND c.relname <> @log
+                    WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND c.relname NOT IN (@log, @state, @changes)
                       AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)
                       AND NOT EXISTS (SELECT 1 FROM pg_publication_tables pt WHERE pt.pubname = @name AND pt.schemaname = n.nspname AND pt.tablename = c.relname)
-                    """, ct, ("log", SystemTableNames.WebhookLog), ("name", options.RealtimePublication));
+                    """, ct, ("log", SystemTableNames.WebhookLog), ("state", ChangeTable.State), ("changes", ChangeTable.Changes), ("name", options.RealtimePublication));
                 if (Convert.ToInt64(unpublished, System.Globalization.CultureInfo.InvariantCulture) > 0)
                 {
                     await EnsurePublicationAsync(ct);
@@ -267,7 +286,7 @@ internal sealed partial class PostgresCapture(
     }
 
     private static async Task AddAsync(
-        List<(TableSchema, ChangeKind, object?[], bool)> pending, Relation relation, ChangeKind kind, ReplicationTuple tuple, bool keyOnly, CancellationToken ct)
+        List<Captured> pending, Relation relation, ChangeKind kind, ReplicationTuple tuple, bool keyOnly, CancellationToken ct)
     {
         var row = relation.Table is { } table ? new object?[table.Columns.Count] : null;
         var partial = keyOnly;
@@ -292,7 +311,7 @@ internal sealed partial class PostgresCapture(
 
         if (row is not null && relation.Table!.PrimaryKeyColumn is not null)
         {
-            pending.Add((relation.Table, kind, row, partial));
+            pending.Add(new Captured(relation.Table, kind, row, partial));
         }
     }
 
@@ -301,7 +320,7 @@ internal sealed partial class PostgresCapture(
         await catalog.LoadAsync(ct);
         // A table without a primary key is left out: PostgreSQL refuses UPDATE and DELETE on a published table that has
         // no replica identity, and events need a key anyway.
-        var tables = catalog.Tables.Where(t => !t.IsView && t.PrimaryKey is not null && t.Table != SystemTableNames.WebhookLog).Select(t => t.Table).ToList();
+        var tables = catalog.Tables.Where(ChangeTable.Captures).Select(t => t.Table).ToList();
         await using var connection = await database.Source.OpenConnectionAsync(ct);
         var published = new HashSet<string>(StringComparer.Ordinal);
         var exists = false;

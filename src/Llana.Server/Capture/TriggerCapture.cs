@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using Llana.Core.Changes;
 using Llana.Core.Options;
 using Llana.Core.Tables;
+using Llana.Core.Webhooks;
 using Llana.Data;
 using Llana.Data.Capture;
 
@@ -14,7 +15,7 @@ namespace Llana.Server.Capture;
 /// Rows are deleted once handed off. Every 3 s the triggers are brought in step with the schema (tables added,
 /// columns changed).
 internal sealed partial class TriggerCapture(
-    Database database, SchemaCatalog catalog, IChangeFeed feed, IChangeHandoff handoff, LlanaOptions options, ILogger<TriggerCapture> logger)
+    Database database, SchemaCatalog catalog, IChangeFeed feed, IChangeHandoff handoff, WebhookQueue webhooks, LlanaOptions options, ILogger<TriggerCapture> logger)
     : ChangeCapture(options.RealtimeSource, logger)
 {
     private const int Batch = 1000;
@@ -72,7 +73,7 @@ internal sealed partial class TriggerCapture(
             var after = 0L;
             while (await reader.StampedAsync(after, Batch, ct) is { Count: > 0 } stamped)
             {
-                Append(stamped, unconfirmed);
+                Append(Parse(stamped), stamped[^1].Position, unconfirmed);
                 after = stamped[^1].Position;
             }
 
@@ -87,8 +88,26 @@ internal sealed partial class TriggerCapture(
 
                 if (more || await reader.MayHaveChangesAsync(ct))
                 {
-                    var taken = await reader.TakeAsync(Batch, ct);
-                    Append(taken, unconfirmed);
+                    // Webhook deliveries are queued in the transaction that stamps the rows: once per change.
+                    List<Captured> captured = [];
+                    var queued = false;
+                    var taken = await reader.TakeAsync(Batch, async (connection, transaction, rows, token) =>
+                    {
+                        captured = Parse(rows);
+                        var hooks = await WebhooksForAsync(webhooks, captured, token);
+                        await QueueAsync(hooks, connection, transaction, token);
+                        queued = hooks.Count > 0;
+                    }, ct);
+                    if (queued)
+                    {
+                        webhooks.Notify();
+                    }
+
+                    if (taken.Count > 0)
+                    {
+                        Append(captured, taken[^1].Position, unconfirmed);
+                    }
+
                     more = taken.Count == Batch;
                     if (more)
                     {
@@ -116,32 +135,38 @@ internal sealed partial class TriggerCapture(
         return true;
     }
 
-    private void Append(List<ChangeRow> rows, Unconfirmed<long> unconfirmed)
+    /// A row of `_llana_changes` read into a change of a table the server knows (rows of tables dropped since are left out).
+    private List<Captured> Parse(List<ChangeRow> rows)
     {
-        var last = 0L;
+        var captured = new List<Captured>(rows.Count);
         foreach (var change in rows)
         {
-            // A row of a table the server does not know (dropped since) is skipped; its position is still confirmed.
-            if (catalog.Find(change.Table) is not { } table)
+            if (catalog.Find(change.Table) is { } table)
             {
-                continue;
+                var (row, partial) = _changes.ToRow(table, change.Data);
+                var kind = change.Kind switch
+                {
+                    "INSERT" => ChangeKind.Insert,
+                    "UPDATE" => ChangeKind.Update,
+                    _ => ChangeKind.Delete,
+                };
+                captured.Add(new Captured(table, kind, row, partial, change.Position));
             }
-
-            var (row, partial) = _changes.ToRow(table, change.Data);
-            var kind = change.Kind switch
-            {
-                "INSERT" => ChangeKind.Insert,
-                "UPDATE" => ChangeKind.Update,
-                _ => ChangeKind.Delete,
-            };
-            var appended = feed.Publish(table, kind, row, partial: partial, captured: new CapturePosition((ulong)change.Position, 0));
-            last = Math.Max(last, appended.Offset);
         }
 
-        if (rows.Count > 0)
+        return captured;
+    }
+
+    private void Append(List<Captured> changes, long lastPosition, Unconfirmed<long> unconfirmed)
+    {
+        var last = 0L;
+        foreach (var change in changes)
         {
-            unconfirmed.Appended(last == 0 ? feed.Head : last, rows[^1].Position);
+            last = Math.Max(last, feed.Publish(change.Table, change.Kind, change.Row, partial: change.Partial, captured: new CapturePosition((ulong)change.Position, 0)).Offset);
         }
+
+        // Every row read is confirmed once what it appended is handed off (rows of unknown tables and repeats at once).
+        unconfirmed.Appended(last, lastPosition);
     }
 
     /// Every 3 s: when a table or column was created, altered or dropped, the schema is read again and the triggers

@@ -206,28 +206,29 @@ async function controller(plan) {
 
   let pool = { on: null, client: null, size: 0 };
   let seq = 0;
-  // "SQL" in writeTo: writes by a connection outside the API (one psql process, statements in order on its stdin,
-  // each answer line is the new key), for REALTIME_SOURCE=database.
-  let psql = null;
+  // "SQL…" in writeTo: writes by a connection outside the API (one process of the database's own client per server
+  // entry, `cmd`; statements in order on its stdin, each answer line is the new key), for REALTIME_SOURCE=database.
+  const clients = new Map();
   const sqlWrite = (sql) => {
-    if (!psql) {
-      const p = spawn(sql.psql, ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", sql.uri], { stdio: ["pipe", "pipe", "inherit"] });
+    let client = clients.get(sql);
+    if (!client) {
+      const p = spawn(sql.cmd[0], sql.cmd.slice(1), { stdio: ["pipe", "pipe", "inherit"] });
       const waiting = [];
       let buffer = "";
       p.stdout.on("data", (d) => {
         buffer += d;
         for (let i; (i = buffer.indexOf("\n")) >= 0; buffer = buffer.slice(i + 1)) waiting.shift()?.(buffer.slice(0, i));
       });
-      psql = { p, waiting };
+      clients.set(sql, (client = { p, waiting }));
     }
     const name = `rt-bench ${++seq}`;
     return new Promise((resolve) => {
       const send = now();
-      psql.waiting.push((id) => resolve({ id: id.trim(), send, resp: now() }));
-      psql.p.stdin.write(`INSERT INTO "${TABLE}" ("companyName", "userId") VALUES ('${name}', 1) RETURNING "${PK}";\n`);
+      client.waiting.push((id) => resolve({ id: id.trim(), send, resp: now() }));
+      client.p.stdin.write(sql.insert.replace("NAME", name) + "\n");
     });
   };
-  const write = (server) => (server.psql ? sqlWrite(server) : post(server.base));
+  const write = (server) => (server.cmd ? sqlWrite(server) : post(server.base));
   const post = async (base) => {
     const body = JSON.stringify({ companyName: `rt-bench ${++seq}`, userId: 1 });
     const send = now();
@@ -338,6 +339,6 @@ async function controller(plan) {
     process.stdout.write(JSON.stringify(result) + "\n");
     if (client === "sio") { await all({ close: true }, "closed"); pool = { on: null, client: null, size: 0 }; }
   }
-  psql?.p.stdin.end();
+  for (const client of clients.values()) client.p.stdin.end();
   await Promise.all([...nodeWorkers, ...(cWorkers ?? [])].map((w) => new Promise((r) => { w.on("exit", r); w.send({ exit: true }); })));
 }

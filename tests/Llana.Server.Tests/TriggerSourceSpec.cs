@@ -298,6 +298,23 @@ public sealed class SqliteTriggerSourceSpec() : TriggerSourceSpec(DatabaseKind.S
 
 public sealed class MySqlTriggerSourceSpec() : TriggerSourceSpec(DatabaseKind.MySql)
 {
+    [Fact]
+    public async Task Start_up_names_the_grant_when_the_user_may_not_create_triggers()
+    {
+        var user = "llana_notrg_" + Guid.NewGuid().ToString("N")[..8];
+        await Database.ExecuteAsync($"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'; GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, INDEX ON `{Database.Name}`.* TO '{user}'@'%'");
+        try
+        {
+            var uri = new UriBuilder(Database.Uri) { UserName = user, Password = "pw" }.Uri.ToString();
+            var e = await Assert.ThrowsAsync<StartupException>(() => LlanaServer.StartAsync(uri, new Dictionary<string, string?> { ["SKIP_AUTH"] = "true", ["REALTIME_SOURCE"] = "database" }));
+            Assert.Contains("GRANT TRIGGER", e.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await Database.ExecuteAsync($"DROP USER '{user}'@'%'");
+        }
+    }
+
     /// A transaction that took its id first and commits last: its row shows up after a later one was read, and is read.
     [Fact]
     public async Task A_transaction_that_commits_after_a_later_one_is_still_delivered_after_it()

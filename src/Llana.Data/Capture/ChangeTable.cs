@@ -19,12 +19,13 @@ public sealed record ChangeRow(long Position, string Table, string Kind, string 
 /// `REALTIME_SOURCE=database` on MySQL/MariaDB and SQLite, which have no change stream a client can read: triggers on
 /// the exposed tables append every row written, in the writer's own transaction, to `_llana_changes`. The table is
 /// the stream: rows appear when their transaction commits, one reader at a time takes them in the order they
-/// appear and stamps each with a position (increasing in that order, kept in `_llana_capture`, the same for every
-/// later read), and deletes them once they are handed off.
+/// appear, each with a position (increasing in that order, the same for every later read), and deletes them once they
+/// are handed off.
 ///
-/// Positions are given by the reader, not taken from the auto-increment id: on MySQL a transaction can take id 10,
-/// commit after the one that took id 11, and become visible only after 11 was read. Stamping keeps the order in which
-/// rows became visible (for two writes of one row, their commit order) and lets a row that was late still be read.
+/// On MySQL positions are given by the reader (`seq`, counted in `_llana_capture`), not taken from the auto-increment
+/// id: a transaction can take id 10, commit after the one that took id 11, and become visible only after 11 was read.
+/// Stamping keeps the order in which rows became visible (for two writes of one row, their commit order) and lets a
+/// row that was late still be read. SQLite has one writer at a time: its ids are in commit order and are the positions.
 public sealed class ChangeTable(Database database)
 {
     public const string Changes = "_llana_changes";
@@ -232,6 +233,9 @@ public sealed class ChangeTable(Database database)
         try
         {
             await sqlite.OpenAsync(ct);
+
+            // Waits for a writer inside SQLite, in short sleeps, rather than in the provider's longer retry loop.
+            await ExecuteAsync(sqlite, null, "PRAGMA busy_timeout = 30000", ct);
             return new Reader(this, sqlite, hold);
         }
         catch
@@ -408,6 +412,8 @@ public sealed class ChangeTable(Database database)
         private readonly DbConnection _connection;
         private readonly FileStream? _hold;
         private long? _dataVersion;
+        private long _cursor;
+        private long? _webhooksQueued;
 
         internal Reader(ChangeTable table, DbConnection connection, FileStream? hold)
         {
@@ -435,15 +441,20 @@ public sealed class ChangeTable(Database database)
 
         /// Rows an earlier reader stamped and did not delete (it may or may not have handed them off), after
         /// <paramref name="after"/>, in position order: read again with the same positions, so that they are recognised.
-        public Task<List<ChangeRow>> StampedAsync(long after, int limit, CancellationToken ct) => ReadAsync(
-            $"SELECT {Columns("seq")} FROM {Dialect.Quote(Changes)} WHERE {Dialect.Quote("seq")} > @after ORDER BY {Dialect.Quote("seq")} LIMIT {limit}",
-            null, ct, ("after", after));
+        /// (SQLite has none: its positions are the ids, and <see cref="TakeAsync"/> starts from the first row left.)
+        public Task<List<ChangeRow>> StampedAsync(long after, int limit, CancellationToken ct) => _table.IsMySql
+            ? ReadAsync($"SELECT {Columns("seq")} FROM {Dialect.Quote(Changes)} WHERE {Dialect.Quote("seq")} > @after ORDER BY {Dialect.Quote("seq")} LIMIT {limit}", null, ct, ("after", after))
+            : Task.FromResult(new List<ChangeRow>());
 
-        /// Up to <paramref name="limit"/> rows committed since the last take, stamped with their positions.
-        /// <paramref name="beforeCommit"/> runs in the stamping transaction: what it writes is written exactly once per
-        /// row (a row stamped once is never taken again).
-        public async Task<List<ChangeRow>> TakeAsync(
-            int limit, Func<DbConnection, DbTransaction, List<ChangeRow>, CancellationToken, Task> beforeCommit, CancellationToken ct)
+        /// Up to <paramref name="limit"/> rows committed since the last take, with their positions. For the rows not
+        /// taken before, <paramref name="prepare"/> may return work to do once per row (queueing webhooks): it runs in
+        /// the transaction that records them as taken, so a row read again after a restart does not do it again.
+        public Task<List<ChangeRow>> TakeAsync(int limit, Func<List<ChangeRow>, Task<Work?>> prepare, CancellationToken ct) =>
+            _table.IsMySql ? StampAsync(limit, prepare, ct) : FollowAsync(limit, prepare, ct);
+
+        /// MySQL: a transaction can take id 10, commit after the one that took id 11, and become visible only after 11
+        /// was read; rows are stamped with positions in the order they became visible.
+        private async Task<List<ChangeRow>> StampAsync(int limit, Func<List<ChangeRow>, Task<Work?>> prepare, CancellationToken ct)
         {
             // A plain read: it never waits on a writer still inside its transaction (its rows are taken once it commits).
             var taken = await ReadAsync(
@@ -457,7 +468,7 @@ public sealed class ChangeTable(Database database)
             await using var transaction = await _connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, ct);
             var state = Dialect.Quote(State);
             var last = Convert.ToInt64(
-                await ScalarAsync(_connection, transaction, $"SELECT {Dialect.Quote("position")} FROM {state} WHERE {Dialect.Quote("name")} = 'changes'{(_table.IsMySql ? " FOR UPDATE" : string.Empty)}", ct),
+                await ScalarAsync(_connection, transaction, $"SELECT {Dialect.Quote("position")} FROM {state} WHERE {Dialect.Quote("name")} = 'changes' FOR UPDATE", ct),
                 CultureInfo.InvariantCulture);
 
             // Positions keep the ids' order and gaps, shifted past the last position given when a row was late.
@@ -473,14 +484,50 @@ public sealed class ChangeTable(Database database)
             await ExecuteAsync(_connection, transaction,
                 $"UPDATE {state} SET {Dialect.Quote("position")} = @position WHERE {Dialect.Quote("name")} = 'changes'", ct, ("position", taken[^1].Position + shift));
             var stamped = taken.Select(row => row with { Position = row.Position + shift }).ToList();
-            await beforeCommit(_connection, transaction, stamped, ct);
+            if (await prepare(stamped) is { } work)
+            {
+                await work(_connection, transaction, ct);
+            }
+
             await transaction.CommitAsync(ct);
             return stamped;
         }
 
+        /// SQLite: one writer at a time, so ids are given in commit order and are the positions; reading takes no write
+        /// lock (a write would make every writer of the file wait). Work for new rows records how far it went in
+        /// `_llana_capture` (`webhooks`), in its own transaction, only when there is work.
+        private async Task<List<ChangeRow>> FollowAsync(int limit, Func<List<ChangeRow>, Task<Work?>> prepare, CancellationToken ct)
+        {
+            var taken = await ReadAsync(
+                $"SELECT {Columns("id")} FROM {Dialect.Quote(Changes)} WHERE {Dialect.Quote("id")} > @cursor ORDER BY {Dialect.Quote("id")} LIMIT {limit}", null, ct, ("cursor", _cursor));
+            if (taken.Count == 0)
+            {
+                return taken;
+            }
+
+            _cursor = taken[^1].Position;
+            var state = Dialect.Quote(State);
+            _webhooksQueued ??= Convert.ToInt64(
+                await ScalarAsync(_connection, null, $"SELECT COALESCE(MAX({Dialect.Quote("position")}), 0) FROM {state} WHERE {Dialect.Quote("name")} = 'webhooks'", ct),
+                CultureInfo.InvariantCulture);
+            var fresh = taken.Where(row => row.Position > _webhooksQueued).ToList();
+            if (fresh.Count > 0 && await prepare(fresh) is { } work)
+            {
+                await using var transaction = await _connection.BeginTransactionAsync(ct);
+                await ExecuteAsync(_connection, transaction, $"DELETE FROM {state} WHERE {Dialect.Quote("name")} = 'webhooks'", ct);
+                await ExecuteAsync(_connection, transaction,
+                    $"INSERT INTO {state} ({Dialect.Quote("name")}, {Dialect.Quote("position")}) VALUES ('webhooks', @position)", ct, ("position", _cursor));
+                await work(_connection, transaction, ct);
+                await transaction.CommitAsync(ct);
+                _webhooksQueued = _cursor;
+            }
+
+            return taken;
+        }
+
         /// Deletes the rows up to <paramref name="position"/>: they are handed off.
         public Task PruneAsync(long position, CancellationToken ct) => ExecuteAsync(
-            _connection, null, $"DELETE FROM {Dialect.Quote(Changes)} WHERE {Dialect.Quote("seq")} <= @position", ct, ("position", position));
+            _connection, null, $"DELETE FROM {Dialect.Quote(Changes)} WHERE {Dialect.Quote(_table.IsMySql ? "seq" : "id")} <= @position", ct, ("position", position));
 
         public async ValueTask DisposeAsync()
         {
@@ -507,4 +554,7 @@ public sealed class ChangeTable(Database database)
             return rows;
         }
     }
+
+    /// Work done in the reader's transaction (queueing webhook deliveries).
+    public delegate Task Work(DbConnection connection, DbTransaction transaction, CancellationToken ct);
 }

@@ -66,7 +66,7 @@ internal sealed partial class TriggerCapture(
         // A write through this node's API rings at once instead of waiting for the next poll.
         using var rings = feed.Subscribe(_ => _doorbell.Writer.TryWrite(true));
         var unconfirmed = new Unconfirmed<long>();
-        var pruned = 0L;
+        var (handedOff, pruned, prunedAt) = (0L, 0L, 0L);
         try
         {
             // What an earlier reader stamped and did not delete comes first, with the same positions.
@@ -80,23 +80,27 @@ internal sealed partial class TriggerCapture(
             var more = true;
             while (!ct.IsCancellationRequested)
             {
-                if (unconfirmed.TryConfirm(handoff, out var confirmed) && confirmed > pruned)
+                // Handed-off rows are deleted about once a second: each delete takes the table's write lock.
+                if (unconfirmed.TryConfirm(handoff, out var confirmed))
                 {
-                    await reader.PruneAsync(confirmed, ct);
-                    pruned = confirmed;
+                    handedOff = confirmed;
+                }
+
+                if (handedOff > pruned && Environment.TickCount64 - prunedAt >= 1000)
+                {
+                    await reader.PruneAsync(handedOff, ct);
+                    (pruned, prunedAt) = (handedOff, Environment.TickCount64);
                 }
 
                 if (more || await reader.MayHaveChangesAsync(ct))
                 {
-                    // Webhook deliveries are queued in the transaction that stamps the rows: once per change.
-                    List<Captured> captured = [];
+                    // Webhook deliveries are queued in the transaction that records the rows as taken: once per change.
                     var queued = false;
-                    var taken = await reader.TakeAsync(Batch, async (connection, transaction, rows, token) =>
+                    var taken = await reader.TakeAsync(Batch, async rows =>
                     {
-                        captured = Parse(rows);
-                        var hooks = await WebhooksForAsync(webhooks, captured, token);
-                        await QueueAsync(hooks, connection, transaction, token);
+                        var hooks = webhooks.Store is null ? [] : await WebhooksForAsync(webhooks, Parse(rows), ct);
                         queued = hooks.Count > 0;
+                        return queued ? (connection, transaction, token) => QueueAsync(hooks, connection, transaction, token) : null;
                     }, ct);
                     if (queued)
                     {
@@ -105,7 +109,7 @@ internal sealed partial class TriggerCapture(
 
                     if (taken.Count > 0)
                     {
-                        Append(captured, taken[^1].Position, unconfirmed);
+                        Append(Parse(taken), taken[^1].Position, unconfirmed);
                     }
 
                     more = taken.Count == Batch;
@@ -130,9 +134,32 @@ internal sealed partial class TriggerCapture(
         {
             await reading.CancelAsync();
             await keeping;
+            await PruneOnStopAsync(reader, unconfirmed, handedOff, pruned);
         }
 
         return true;
+    }
+
+    /// A server that stops deletes what it handed off, so that the next reader has less to read again.
+    private async Task PruneOnStopAsync(ChangeTable.Reader reader, Unconfirmed<long> unconfirmed, long handedOff, long pruned)
+    {
+        if (unconfirmed.TryConfirm(handoff, out var confirmed))
+        {
+            handedOff = confirmed;
+        }
+
+        if (handedOff > pruned)
+        {
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                await reader.PruneAsync(handedOff, timeout.Token);
+            }
+            catch (Exception e) when (e is DbException or OperationCanceledException or InvalidOperationException)
+            {
+                // The next reader reads them again and recognises them.
+            }
+        }
     }
 
     /// A row of `_llana_changes` read into a change of a table the server knows (rows of tables dropped since are left out).

@@ -267,17 +267,21 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
     /// <see cref="RunAsync"/> for a statement that writes. SQLite takes one writer at a time: writers of this process
     /// take turns here, so two of them never hold read locks that each needs upgraded (which SQLite answers with an
     /// immediate "database is locked" rather than waiting).
-    internal async Task<T> WriteAsync<T>(Func<DbConnection, Task<T>> body, CancellationToken ct)
+    internal Task<T> WriteAsync<T>(Func<DbConnection, Task<T>> body, CancellationToken ct) => InWriterTurnAsync(() => RunAsync(body, ct), ct);
+
+    /// Runs <paramref name="body"/>, which writes on a connection of its own, in this process's SQLite writer turn
+    /// (see <see cref="WriteAsync"/>; elsewhere at once).
+    internal async Task<T> InWriterTurnAsync<T>(Func<Task<T>> body, CancellationToken ct)
     {
         if (_oneWriter is null)
         {
-            return await RunAsync(body, ct);
+            return await body();
         }
 
         await _oneWriter.WaitAsync(ct);
         try
         {
-            return await RunAsync(body, ct);
+            return await body();
         }
         finally
         {

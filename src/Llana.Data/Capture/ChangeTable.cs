@@ -41,6 +41,8 @@ public sealed class ChangeTable(Database database)
 
     private SqlDialect Dialect => database.Dialect;
 
+    private Database Owner => database;
+
     private bool IsMySql => database.Uri.Kind == DatabaseKind.MySql;
 
     /// Tables whose writes are captured: every exposed table with a primary key, except the change tables themselves
@@ -229,18 +231,12 @@ public sealed class ChangeTable(Database database)
             return null;
         }
 
-        var sqlite = database.Source.CreateConnection();
         try
         {
-            await sqlite.OpenAsync(ct);
-
-            // Waits for a writer inside SQLite, in short sleeps, rather than in the provider's longer retry loop.
-            await ExecuteAsync(sqlite, null, "PRAGMA busy_timeout = 30000", ct);
-            return new Reader(this, sqlite, hold);
+            return new Reader(this, await database.Source.OpenConnectionAsync(ct), hold);
         }
         catch
         {
-            await sqlite.DisposeAsync();
             await hold.DisposeAsync();
             throw;
         }
@@ -513,12 +509,13 @@ public sealed class ChangeTable(Database database)
             var fresh = taken.Where(row => row.Position > _webhooksQueued).ToList();
             if (fresh.Count > 0 && await prepare(fresh) is { } work)
             {
-                await using var transaction = await _connection.BeginTransactionAsync(ct);
-                await ExecuteAsync(_connection, transaction, $"DELETE FROM {state} WHERE {Dialect.Quote("name")} = 'webhooks'", ct);
-                await ExecuteAsync(_connection, transaction,
-                    $"INSERT INTO {state} ({Dialect.Quote("name")}, {Dialect.Quote("position")}) VALUES ('webhooks', @position)", ct, ("position", _cursor));
-                await work(_connection, transaction, ct);
-                await transaction.CommitAsync(ct);
+                await WriteAsync(async transaction =>
+                {
+                    await ExecuteAsync(_connection, transaction, $"DELETE FROM {state} WHERE {Dialect.Quote("name")} = 'webhooks'", ct);
+                    await ExecuteAsync(_connection, transaction,
+                        $"INSERT INTO {state} ({Dialect.Quote("name")}, {Dialect.Quote("position")}) VALUES ('webhooks', @position)", ct, ("position", _cursor));
+                    await work(_connection, transaction, ct);
+                }, ct);
                 _webhooksQueued = _cursor;
             }
 
@@ -526,8 +523,20 @@ public sealed class ChangeTable(Database database)
         }
 
         /// Deletes the rows up to <paramref name="position"/>: they are handed off.
-        public Task PruneAsync(long position, CancellationToken ct) => ExecuteAsync(
-            _connection, null, $"DELETE FROM {Dialect.Quote(Changes)} WHERE {Dialect.Quote(_table.IsMySql ? "seq" : "id")} <= @position", ct, ("position", position));
+        public Task PruneAsync(long position, CancellationToken ct) => WriteAsync(
+            transaction => ExecuteAsync(
+                _connection, transaction, $"DELETE FROM {Dialect.Quote(Changes)} WHERE {Dialect.Quote(_table.IsMySql ? "seq" : "id")} <= @position", ct, ("position", position)),
+            ct);
+
+        /// A write transaction of the reader's. SQLite: in this process's writer turn (as the API's writes), begun
+        /// IMMEDIATE so that it waits for the write lock without holding a read lock another writer needs released.
+        private Task WriteAsync(Func<DbTransaction, Task> body, CancellationToken ct) => _table.Owner.InWriterTurnAsync(async () =>
+        {
+            await using var transaction = await _connection.BeginTransactionAsync(ct);
+            await body(transaction);
+            await transaction.CommitAsync(ct);
+            return true;
+        }, ct);
 
         public async ValueTask DisposeAsync()
         {

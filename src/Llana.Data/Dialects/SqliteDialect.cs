@@ -15,7 +15,7 @@ internal sealed class SqliteDialect : SqlDialect
 
     public override ISchemaReader SchemaReader => SchemaReaders.For(DatabaseKind.Sqlite);
 
-    public override DbDataSource CreateDataSource(string connectionString) => SqliteFactory.Instance.CreateDataSource(connectionString);
+    public override DbDataSource CreateDataSource(string connectionString) => new BusyWaitingDataSource(connectionString);
 
     // SQLite keeps dates as text; write them in the `YYYY-MM-DD HH:mm:ss` form its date functions and Llana's demo use.
     public override object ToParameterValue(ColumnSchema column, object? value) => value switch
@@ -45,4 +45,38 @@ internal sealed class SqliteDialect : SqlDialect
         SqliteException { SqliteErrorCode: 5 or 6 or 14 } => DatabaseErrorType.Unavailable,
         _ => null,
     };
+}
+
+/// Opens SQLite connections that wait for a lock inside SQLite (`PRAGMA busy_timeout`, from `Default Timeout`).
+/// Without it a statement that already returned rows (`INSERT … RETURNING`) and then finds another connection reading
+/// when it commits fails with "database is locked", as the provider cannot retry it; other waits would sleep in the
+/// provider's coarser retry loop.
+internal sealed class BusyWaitingDataSource(string connectionString) : DbDataSource
+{
+    private readonly string _busyTimeout = "PRAGMA busy_timeout = "
+        + (new SqliteConnectionStringBuilder(connectionString).DefaultTimeout * 1000).ToString(CultureInfo.InvariantCulture);
+
+    public override string ConnectionString => connectionString;
+
+    protected override DbConnection CreateDbConnection() => new SqliteConnection(connectionString);
+
+    protected override DbConnection OpenDbConnection()
+    {
+        var connection = new SqliteConnection(connectionString);
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = _busyTimeout;
+        command.ExecuteNonQuery();
+        return connection;
+    }
+
+    protected override async ValueTask<DbConnection> OpenDbConnectionAsync(CancellationToken cancellationToken = default)
+    {
+        var connection = new SqliteConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = _busyTimeout;
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        return connection;
+    }
 }

@@ -58,6 +58,7 @@ public abstract class WriteFailureSpec(DemoFixture fixture)
         var deleted = await http.Delete("/Customer/", stored.Json.GetProperty("data").EnumerateArray().Select(r => new { custId = r.GetProperty("custId").GetInt64() }).ToArray());
         Assert.Equal(200, deleted.Status);
     }
+
 }
 
 public sealed class SqliteWriteFailureSpec(SqliteDemo fixture) : WriteFailureSpec(fixture), IClassFixture<SqliteDemo>;

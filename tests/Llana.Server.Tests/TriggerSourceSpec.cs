@@ -203,6 +203,39 @@ public abstract class TriggerSourceSpec(DatabaseKind kind) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_transaction_of_100000_rows_and_a_row_over_1_MB_arrive()
+    {
+        await Database.ExecuteAsync("CREATE TABLE Document (documentId INTEGER PRIMARY KEY, body LONGTEXT)");
+        await using var server = await StartAsync();
+        await using var socket = await SubscribeAsync(server, "Customer");
+        var series = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)";
+        await Database.ExecuteAsync(kind == DatabaseKind.Sqlite
+            ? $"{series} INSERT INTO Customer (companyName, userId) SELECT 'Bulk ' || i, 1 FROM n"
+            : $"SET SESSION max_recursive_iterations = 1000000; INSERT INTO Customer (companyName, userId) {series} SELECT CONCAT('Bulk ', i), 1 FROM n");
+        var sentinel = await InsertAsync("After the bulk");
+
+        // Every row then the sentinel, or (the socket fell out of the log's window) a disconnect by the server, which
+        // tells the client to refetch: never a silent gap.
+        var end = await socket.WaitForAsync(
+            l => (NodeSubscriber.Is(l, "event") && l.GetProperty("payload").GetProperty("custId").GetString() == sentinel) || NodeSubscriber.Is(l, "disconnect"),
+            "the sentinel or a disconnect", TimeSpan.FromMinutes(3));
+        if (NodeSubscriber.Is(end, "disconnect"))
+        {
+            Assert.Equal("io server disconnect", end.GetProperty("reason").GetString());
+        }
+        else
+        {
+            Assert.Equal(100_001, socket.Events.Count(e => e.Name == "Customer"));
+        }
+
+        // Then a row of 1.28 MB, whole, to a socket that asked for rows.
+        await using var documents = await SubscribeAsync(server, "Document", rows: true);
+        await Database.ExecuteAsync($"INSERT INTO Document (documentId, body) VALUES (1, {(kind == DatabaseKind.Sqlite ? "printf('%.1280000c', 'x')" : "REPEAT('x', 1280000)")})");
+        var document = await documents.EventAsync("Document");
+        Assert.Equal(1_280_000, document.GetProperty("row").GetProperty("body").GetString()!.Length);
+    }
+
+    [Fact]
     public async Task Changes_made_while_no_node_reads_are_delivered_by_the_next_and_the_table_is_emptied()
     {
         await using (await StartAsync())

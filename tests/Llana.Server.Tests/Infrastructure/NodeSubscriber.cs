@@ -19,9 +19,25 @@ public sealed class NodeSubscriber : IAsyncDisposable
         {
             if (e.Data is { Length: > 0 } line)
             {
+                JsonElement parsed;
+                try
+                {
+                    parsed = JsonDocument.Parse(line).RootElement.Clone();
+                }
+                catch (JsonException)
+                {
+                    // The last line of a helper killed while it wrote (the test is over): kept as text for a failure message.
+                    lock (_stderr)
+                    {
+                        _stderr.AppendLine("partial line: " + line[..Math.Min(200, line.Length)]);
+                    }
+
+                    return;
+                }
+
                 lock (_lines)
                 {
-                    _lines.Add(JsonDocument.Parse(line).RootElement.Clone());
+                    _lines.Add(parsed);
                 }
 
                 _signal.Release();
@@ -87,14 +103,18 @@ public sealed class NodeSubscriber : IAsyncDisposable
     public async Task<JsonElement> WaitForAsync(Func<JsonElement, bool> match, string what, TimeSpan timeout, int skip = 0)
     {
         var deadline = DateTime.UtcNow + timeout;
+        var (scanned, matched) = (0, 0);
         while (true)
         {
+            // Each line is looked at once: a socket that receives 100,000 events is not scanned 100,000 times.
             lock (_lines)
             {
-                var found = _lines.Where(match).Skip(skip).Take(1).ToList();
-                if (found.Count == 1)
+                for (; scanned < _lines.Count; scanned++)
                 {
-                    return found[0];
+                    if (match(_lines[scanned]) && matched++ == skip)
+                    {
+                        return _lines[scanned];
+                    }
                 }
             }
 

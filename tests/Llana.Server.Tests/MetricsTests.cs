@@ -13,9 +13,12 @@ public sealed class MetricsTests
     [Fact]
     public async Task The_scrape_shows_requests_per_route_open_sockets_and_deliveries()
     {
+        // A process of its own: OpenTelemetry listens to every meter named `Llana` in a process, and other tests' servers
+        // run in this one (in production one server is one process).
         await using var database = await TestDatabase.CreateAsync(DatabaseKind.Sqlite);
-        await using var server = await LlanaServer.StartAsync(database.Uri, new Dictionary<string, string?>
+        using var server = await ServerProcess.StartAsync(new Dictionary<string, string>
         {
+            ["DATABASE_URI"] = database.Uri,
             ["SKIP_AUTH"] = "true",
             ["LLANA_SEED_DEMO"] = "true",
             ["METRICS_ENABLED"] = "true",

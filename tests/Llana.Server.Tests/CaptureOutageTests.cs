@@ -29,7 +29,9 @@ public sealed class CaptureOutageTests
         var viaLink = new UriBuilder(direct) { Port = link.Port }.Uri.ToString();
         await using var server = await LlanaServer.StartAsync(viaLink, new Dictionary<string, string?>
         {
-            ["SKIP_AUTH"] = "true", ["REALTIME_SOURCE"] = "database", ["REALTIME_SLOT"] = "llana_" + database.Name.ToLowerInvariant(),
+            ["SKIP_AUTH"] = "true",
+            ["REALTIME_SOURCE"] = "database",
+            ["REALTIME_SLOT"] = "llana_" + database.Name.ToLowerInvariant(),
         });
         await Poll.UntilAsync(() => server.Get<ChangeCapture>().Reading, TimeSpan.FromSeconds(30), "the changes were not read");
         await using var socket = NodeSubscriber.Start(server.Address, new { auth = new Dictionary<string, string> { ["x-llana-table"] = "Customer" } });

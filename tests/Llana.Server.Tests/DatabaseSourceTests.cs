@@ -167,7 +167,12 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
         // Users read their own customers only (a rule written through the API applies at once, from the stream or not).
         Assert.Equal(201, (await admin.Post("/_llana_role/", new
         {
-            custom = true, table = "Customer", identity_column = "userId", role = "USER", records = "NONE", own_records = "READ",
+            custom = true,
+            table = "Customer",
+            identity_column = "userId",
+            role = "USER",
+            records = "NONE",
+            own_records = "READ",
         })).Status);
         await using var user = NodeSubscriber.Start(server.Address, new
         {
@@ -452,8 +457,12 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
         await redis.StartAsync();
         using var reader = await ServerProcess.StartAsync(new Dictionary<string, string>
         {
-            ["DATABASE_URI"] = _database.Uri, ["SKIP_AUTH"] = "true", ["REALTIME_SOURCE"] = "database", ["REALTIME_SLOT"] = Slot,
-            ["REDIS_HOST"] = redis.Settings["REDIS_HOST"]!, ["REDIS_PORT"] = redis.Settings["REDIS_PORT"]!,
+            ["DATABASE_URI"] = _database.Uri,
+            ["SKIP_AUTH"] = "true",
+            ["REALTIME_SOURCE"] = "database",
+            ["REALTIME_SLOT"] = Slot,
+            ["REDIS_HOST"] = redis.Settings["REDIS_HOST"]!,
+            ["REDIS_PORT"] = redis.Settings["REDIS_PORT"]!,
         });
         await Poll.UntilAsync(
             async () => Convert.ToInt64(await _database.ScalarAsync($"SELECT COUNT(*) FROM pg_replication_slots WHERE slot_name = '{Slot}' AND active"), CultureInfo.InvariantCulture) > 0,

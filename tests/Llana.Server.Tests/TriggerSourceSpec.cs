@@ -132,7 +132,12 @@ public abstract class TriggerSourceSpec(DatabaseKind kind) : IAsyncLifetime
         using var admin = server.Admin();
         Assert.Equal(201, (await admin.Post("/_llana_role/", new
         {
-            custom = true, table = "Customer", identity_column = "userId", role = "USER", records = "NONE", own_records = "READ",
+            custom = true,
+            table = "Customer",
+            identity_column = "userId",
+            role = "USER",
+            records = "NONE",
+            own_records = "READ",
         })).Status);
         await using var user = NodeSubscriber.Start(server.Address, new
         {
@@ -169,7 +174,7 @@ public abstract class TriggerSourceSpec(DatabaseKind kind) : IAsyncLifetime
             var got = await receiver.WaitAsync("/stream", got => got.Any(r => r.Json.GetProperty("custId").GetString() == ids[^1]));
             await Task.Delay(1000);
             // Deliveries run concurrently: each id once, in any order.
-        Assert.Equal(ids.Order(), receiver.To("/stream").Select(r => r.Json.GetProperty("custId").GetString()).Order());
+            Assert.Equal(ids.Order(), receiver.To("/stream").Select(r => r.Json.GetProperty("custId").GetString()).Order());
         }
     }
 
@@ -326,8 +331,11 @@ public abstract class TriggerSourceSpec(DatabaseKind kind) : IAsyncLifetime
         await redis.StartAsync();
         using var reader = await ServerProcess.StartAsync(new Dictionary<string, string>
         {
-            ["DATABASE_URI"] = Database.Uri, ["SKIP_AUTH"] = "true", ["REALTIME_SOURCE"] = "database",
-            ["REDIS_HOST"] = redis.Settings["REDIS_HOST"]!, ["REDIS_PORT"] = redis.Settings["REDIS_PORT"]!,
+            ["DATABASE_URI"] = Database.Uri,
+            ["SKIP_AUTH"] = "true",
+            ["REALTIME_SOURCE"] = "database",
+            ["REDIS_HOST"] = redis.Settings["REDIS_HOST"]!,
+            ["REDIS_PORT"] = redis.Settings["REDIS_PORT"]!,
         });
         await using var standby = await StartStandbyAsync(new Dictionary<string, string?>(redis.Settings));
         await using var socket = await SubscribeAsync(standby, "Customer");

@@ -155,7 +155,10 @@ public sealed class WebhookDeliveryTests
         {
             using var node = await ServerProcess.StartAsync(new Dictionary<string, string>
             {
-                ["DATABASE_URI"] = db.Uri, ["SKIP_AUTH"] = "true", ["WEBHOOK_TIMEOUT"] = "2s", ["WEBHOOK_POLL_INTERVAL"] = "100ms",
+                ["DATABASE_URI"] = db.Uri,
+                ["SKIP_AUTH"] = "true",
+                ["WEBHOOK_TIMEOUT"] = "2s",
+                ["WEBHOOK_POLL_INTERVAL"] = "100ms",
             });
             var path = "/hang/" + Unique();
             Assert.Equal(201, (await node.Http.Post("/webhook/", new { url = receiver.Url + path, table = "Customer" })).Status);
@@ -167,7 +170,9 @@ public sealed class WebhookDeliveryTests
             // The row stays the dead node's for its lease (2 × WEBHOOK_TIMEOUT + 30 s), then another node takes it.
             await using var other = await LlanaServer.StartAsync(db.Uri, new Dictionary<string, string?>
             {
-                ["SKIP_AUTH"] = "true", ["WEBHOOK_POLL_INTERVAL"] = "100ms", ["WEBHOOK_TIMEOUT"] = "2s",
+                ["SKIP_AUTH"] = "true",
+                ["WEBHOOK_POLL_INTERVAL"] = "100ms",
+                ["WEBHOOK_TIMEOUT"] = "2s",
             });
             var again = await receiver.WaitAsync(path, r => r.Count >= 2, seconds: 90);
             Assert.Equal(first.Id, again[1].Id);

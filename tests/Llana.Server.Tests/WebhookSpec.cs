@@ -105,7 +105,12 @@ public abstract class WebhookSpec(WebhookDemo fixture)
         // is harmless: each test of the class adds it).
         Assert.Equal(201, (await admin.Post("/_llana_role/", new
         {
-            custom = true, table = "Customer", identity_column = "userId", role = "USER", records = "NONE", own_records = "WRITE",
+            custom = true,
+            table = "Customer",
+            identity_column = "userId",
+            role = "USER",
+            records = "NONE",
+            own_records = "WRITE",
         })).Status);
         var path = "/ok/" + Unique();
         await CreateWebhookAsync(admin, receiver.Url + path + "/user", new { user_identifier = "2" });

@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
+using System.Data.Common;
 using Llana.Core.Changes;
 using Llana.Core.Options;
 using Llana.Core.Webhooks;
-using System.Data.Common;
 using Llana.Data;
 
 namespace Llana.Server.Capture;

@@ -11,9 +11,9 @@ internal static class ConsoleLogging
 {
     public static void AddLlanaConsole(this ILoggingBuilder logging, IConfiguration configuration)
     {
-        switch (configuration["LOG_FORMAT"])
+        switch (Core.Options.LlanaOptions.Setting(configuration, "LOG_FORMAT"))
         {
-            case null or "" or "text":
+            case null or "text":
                 logging.AddConsole(o => o.FormatterName = ShortFormatter.FormatterName);
                 logging.AddConsoleFormatter<ShortFormatter, ConsoleFormatterOptions>();
                 break;

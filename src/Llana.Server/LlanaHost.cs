@@ -138,7 +138,7 @@ public static partial class LlanaHost
         builder.Services.AddSingleton<ClientAddress>();
         builder.Services.AddOptions<SocketIOOptions>().Configure<ClientAddress>((o, client) => o.ConnectionHandshakeForwarding = client.Apply);
         builder.Services.AddSingleton<LoginThrottle>();
-        WarmUp.Add(builder.Services, LlanaOptions.Duration(builder.Configuration["WARMUP"] is { Length: > 0 } warm ? warm.Trim() : null, "WARMUP", TimeSpan.FromSeconds(2)));
+        WarmUp.Add(builder.Services, LlanaOptions.Duration(LlanaOptions.Setting(builder.Configuration, "WARMUP"), "WARMUP", TimeSpan.FromSeconds(2)));
 
         services?.Invoke(builder.Services);
         var app = builder.Build();

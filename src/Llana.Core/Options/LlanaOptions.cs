@@ -59,10 +59,6 @@ public sealed partial class LlanaOptions
     /// `REALTIME_PUBLICATION`: the PostgreSQL publication of the `database` source.
     public string RealtimePublication { get; init; } = "llana";
 
-    public string? RedisHost { get; init; }
-
-    public int? RedisPort { get; init; }
-
     public bool IsProduction => NodeEnv is "production" or "sandbox";
 
     /// Reads and validates; throws <see cref="OptionsException"/> naming the variable on a bad value.
@@ -78,7 +74,7 @@ public sealed partial class LlanaOptions
         }
 
         var soft = Get("SOFT_DELETE_COLUMN");
-        var skipAuth = config["SKIP_AUTH"] == "true";
+        var skipAuth = Flag(config, "SKIP_AUTH");
         var auth = AuthOptions.From(config);
 
         // Llana's default keys are published: in production anyone could sign an admin token with them.
@@ -100,13 +96,13 @@ public sealed partial class LlanaOptions
         {
             Port = Integer(Get("PORT"), "PORT", 3000, 0, 65535),
             DatabaseUri = Get("DATABASE_URI"),
-            SeedDemo = config["LLANA_SEED_DEMO"] == "true",
+            SeedDemo = Flag(config, "LLANA_SEED_DEMO"),
             NodeEnv = nodeEnv,
             DefaultLimit = Integer(Get("DEFAULT_LIMIT"), "DEFAULT_LIMIT", 20, 1, 10_000),
             SoftDeleteColumn = soft,
             SkipAuth = skipAuth,
             Auth = auth,
-            DisableWebhooks = config["DISABLE_WEBHOOKS"] == "true",
+            DisableWebhooks = Flag(config, "DISABLE_WEBHOOKS"),
             SchemaCacheTtl = Duration(Get("CACHE_TABLE_SCHEMA_TTL"), "CACHE_TABLE_SCHEMA_TTL", TimeSpan.FromHours(1)),
             Hosts = Get("HOSTS"),
             BaseUrlApp = Get("BASE_URL_APP"),
@@ -120,8 +116,6 @@ public sealed partial class LlanaOptions
             },
             RealtimeSlot = PostgresName(Get("REALTIME_SLOT") ?? "llana", "REALTIME_SLOT"),
             RealtimePublication = PostgresName(Get("REALTIME_PUBLICATION") ?? "llana", "REALTIME_PUBLICATION"),
-            RedisHost = Get("REDIS_HOST"),
-            RedisPort = Get("REDIS_PORT") is null ? null : Integer(Get("REDIS_PORT"), "REDIS_PORT", 6379, 1, 65535),
         };
     }
 
@@ -132,9 +126,12 @@ public sealed partial class LlanaOptions
     [GeneratedRegex("^[a-z0-9_]{1,63}$")]
     private static partial Regex PostgresNamePattern();
 
-    /// A variable's value, trimmed; null when it is unset or blank. Every options class reads through this.
+    /// A variable's value, trimmed; null when it is unset or blank. Every setting is read through this.
     public static string? Setting(IConfiguration config, string name) =>
         config[name] is { } v && v.Trim().Length > 0 ? v.Trim() : null;
+
+    /// A yes/no variable: true only when it says `true`, as Llana reads them (`TRUE` or `1` is not true).
+    public static bool Flag(IConfiguration config, string name) => Setting(config, name) == "true";
 
     public static int Integer(string? value, string name, int fallback, int min, int max)
     {

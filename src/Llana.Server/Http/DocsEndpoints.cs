@@ -18,7 +18,7 @@ internal static class DocsEndpoints
 
     public static void MapDocsEndpoints(this WebApplication app, IConfiguration configuration, LlanaOptions options)
     {
-        if (configuration["SKIP_DOCS"] is { Length: > 0 })
+        if (LlanaOptions.Setting(configuration, "SKIP_DOCS") is not null)
         {
             app.MapGet("/", WriteVersionAsync);
             app.MapGet("/openapi.json", WriteVersionAsync);
@@ -27,7 +27,7 @@ internal static class DocsEndpoints
 
         // Redoc comes embedded in Swashbuckle.AspNetCore.ReDoc (pinned in Directory.Packages.props) and is served from
         // /_llana/docs/: the page works offline and never loads code from elsewhere. `/` shows the same page.
-        var title = WebUtility.HtmlEncode(configuration["DOCS_TITLE"] is { Length: > 0 } t ? t : "API Documentation");
+        var title = WebUtility.HtmlEncode(LlanaOptions.Setting(configuration, "DOCS_TITLE") ?? "API Documentation");
         var page = $"""
             <!DOCTYPE html>
             <html><head><title>{title}</title><meta charset="utf-8"/><meta name="viewport" content="width=device-width, initial-scale=1">

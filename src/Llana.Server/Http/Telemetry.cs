@@ -53,7 +53,7 @@ internal static class Telemetry
     {
         services.AddSingleton<LlanaMetrics>();
         var prometheus = PrometheusEnabled(configuration);
-        var otlp = configuration["OTEL_EXPORTER_OTLP_ENDPOINT"] is { Length: > 0 };
+        var otlp = LlanaOptions.Setting(configuration, "OTEL_EXPORTER_OTLP_ENDPOINT") is not null;
         if (!prometheus && !otlp)
         {
             return;
@@ -103,6 +103,5 @@ internal static class Telemetry
         app.UseOpenTelemetryPrometheusScrapingEndpoint(MetricsPath);
     }
 
-    private static bool PrometheusEnabled(IConfiguration configuration) =>
-        string.Equals(configuration["METRICS_ENABLED"]?.Trim(), "true", StringComparison.OrdinalIgnoreCase);
+    private static bool PrometheusEnabled(IConfiguration configuration) => LlanaOptions.Flag(configuration, "METRICS_ENABLED");
 }

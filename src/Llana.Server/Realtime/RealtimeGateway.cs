@@ -780,7 +780,7 @@ internal sealed record RealtimeOptions(bool DisconnectOnTokenExpiry, TimeSpan Re
 {
     public static RealtimeOptions From(IConfiguration config)
     {
-        string? Get(string name) => config[name] is { Length: > 0 } v ? v.Trim() : null;
+        string? Get(string name) => LlanaOptions.Setting(config, name);
         return new(
             Get("WS_DISCONNECT_ON_TOKEN_EXPIRY") != "false",
             LlanaOptions.Duration(Get("WS_RECOVERY_WINDOW"), "WS_RECOVERY_WINDOW", TimeSpan.FromMinutes(2)),

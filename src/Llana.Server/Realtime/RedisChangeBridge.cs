@@ -12,7 +12,7 @@ internal sealed record RedisSettings(string Host, int Port, string? User, string
 {
     public static RedisSettings? From(IConfiguration config)
     {
-        string? Get(string name) => config[name] is { Length: > 0 } v ? v.Trim() : null;
+        string? Get(string name) => Core.Options.LlanaOptions.Setting(config, name);
         var host = Get("REDIS_HOST");
         var port = Get("REDIS_PORT");
         return host is null || port is null

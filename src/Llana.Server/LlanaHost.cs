@@ -119,7 +119,7 @@ public static partial class LlanaHost
         builder.Services.AddSingleton(sp => new TableService(
             sp.GetRequiredService<Database>(), sp.GetRequiredService<SchemaCatalog>(), sp.GetRequiredService<IAccessPolicy>(),
             sp.GetRequiredService<IChangeFeed>(), sp.GetRequiredService<IdentityWrites>(), sp.GetRequiredService<WebhookQueue>(), options,
-            sp.GetRequiredService<ILogger<TableService>>())
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<TableService>>())
         {
             // A QUERY-located API key is a credential, not a filter.
             NonFilterParameters = options.Auth.ApiKeyLocation == ApiKeyLocation.Query

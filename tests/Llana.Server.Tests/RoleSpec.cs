@@ -403,7 +403,7 @@ public abstract class RoleSpec(DemoFixture fixture)
         var options = Llana.Core.Options.LlanaOptions.From(new ConfigurationBuilder()
             .AddInMemoryCollection(new Dictionary<string, string?> { ["CACHE_IDENTITY_DATA_TTL"] = "60s" }).Build());
         await using var database = new Llana.Data.Database(Llana.Data.DatabaseUri.Parse(fixture.Database.Uri));
-        var catalog = new Llana.Core.Tables.SchemaCatalog(database, options, Microsoft.Extensions.Logging.Abstractions.NullLogger<Llana.Core.Tables.SchemaCatalog>.Instance);
+        var catalog = new Llana.Core.Tables.SchemaCatalog(database, options, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<Llana.Core.Tables.SchemaCatalog>.Instance);
         await catalog.LoadAsync(CancellationToken.None);
         var clock = new ManualClock();
         using var evaluator = new Llana.Core.Auth.PermissionEvaluator(database, catalog, new Llana.Core.Changes.ChangeLog(), options, clock,

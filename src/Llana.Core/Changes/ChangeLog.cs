@@ -59,7 +59,7 @@ public sealed class LocalHandoff(IChangeFeed feed) : IChangeHandoff
 /// <see cref="IChangeFeed"/> over a ring of the last <see cref="Window"/> changes. A reader that falls further behind
 /// than the window skips what was overwritten and is told how much (<see cref="ChangeReader.Skipped"/>): memory stays
 /// bounded, and the loss is never silent.
-public sealed class ChangeLog(int window = ChangeLog.DefaultWindow) : IChangeFeed
+public sealed class ChangeLog(int window = ChangeLog.DefaultWindow, TimeProvider? time = null) : IChangeFeed
 {
     public const int DefaultWindow = 1 << 16;
 
@@ -112,7 +112,7 @@ public sealed class ChangeLog(int window = ChangeLog.DefaultWindow) : IChangeFee
             change = new RowChange(table, kind, row, offset, remote, partial)
             {
                 Origin = origin,
-                CommittedAt = committedAt ?? DateTimeOffset.UtcNow,
+                CommittedAt = committedAt ?? (time ?? TimeProvider.System).GetUtcNow(),
                 LocalSequence = remote ? 0 : ++_localSequence,
                 Captured = captured,
             };

@@ -8,7 +8,7 @@ namespace Llana.Core.Tables;
 /// The introspected schema, loaded at boot and kept in memory. It is re-read in the background when older than
 /// `CACHE_TABLE_SCHEMA_TTL`, and at most every few seconds when a request names a table it does not know
 /// (so a table created after boot appears without a restart, and random names cannot hammer the database).
-public sealed partial class SchemaCatalog(Database database, LlanaOptions options, ILogger<SchemaCatalog> logger)
+public sealed partial class SchemaCatalog(Database database, LlanaOptions options, TimeProvider time, ILogger<SchemaCatalog> logger)
 {
     private static readonly TimeSpan MissRefreshInterval = TimeSpan.FromSeconds(5);
     private readonly SemaphoreSlim _reload = new(1, 1);
@@ -22,7 +22,7 @@ public sealed partial class SchemaCatalog(Database database, LlanaOptions option
     public async Task LoadAsync(CancellationToken ct)
     {
         var tables = await database.ReadSchemaAsync(ct);
-        _snapshot = new Snapshot(tables.Select(MarkWriteOnly).ToDictionary(t => t.Table, StringComparer.Ordinal), DateTime.UtcNow);
+        _snapshot = new Snapshot(tables.Select(MarkWriteOnly).ToDictionary(t => t.Table, StringComparer.Ordinal), time.GetUtcNow().UtcDateTime);
     }
 
     /// The password column is write-only everywhere (responses, relations, realtime rows, profile), whatever the rules.
@@ -40,7 +40,7 @@ public sealed partial class SchemaCatalog(Database database, LlanaOptions option
         }
 
         var snapshot = _snapshot;
-        var age = DateTime.UtcNow - snapshot.LoadedAt;
+        var age = time.GetUtcNow().UtcDateTime - snapshot.LoadedAt;
         if (snapshot.Tables.TryGetValue(name, out var table))
         {
             if (age > options.SchemaCacheTtl)
@@ -80,7 +80,7 @@ public sealed partial class SchemaCatalog(Database database, LlanaOptions option
         {
             // Keep serving the schema we have; the next refresh will try again.
             LogRefreshFailed(logger, e.GetType().Name);
-            _snapshot = seen with { LoadedAt = DateTime.UtcNow };
+            _snapshot = seen with { LoadedAt = time.GetUtcNow().UtcDateTime };
         }
         finally
         {

@@ -17,7 +17,7 @@ namespace Llana.Core.Tables;
 /// committed writes to the change feed and describes the response.
 public sealed partial class TableService(
     Database database, SchemaCatalog catalog, IAccessPolicy access, IChangeFeed feed, IdentityWrites identity, WebhookQueue webhooks, LlanaOptions options,
-    ILogger<TableService> logger)
+    TimeProvider time, ILogger<TableService> logger)
 {
     private const int RelationBatchSize = 500;
     private const int MaxBulkItems = 1000;
@@ -328,7 +328,7 @@ public sealed partial class TableService(
             hook = await webhooks.ForWriteAsync(table, ChangeKind.Delete, caller, ct);
             row = soft is null
                 ? await database.DeleteAsync(table, where, ct, hook)
-                : await database.UpdateAsync(table, where, [(soft, database.Dialect.SoftDeleteNow(soft))], ct, hook);
+                : await database.UpdateAsync(table, where, [(soft, database.Dialect.SoftDeleteNow(soft, time.GetUtcNow().UtcDateTime))], ct, hook);
         }
         catch (DbException e)
         {

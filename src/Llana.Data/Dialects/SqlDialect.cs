@@ -51,11 +51,11 @@ public abstract class SqlDialect
 
     protected abstract DatabaseErrorType? ClassifyCore(DbException exception);
 
-    /// The value written into the soft-delete column for "now".
-    public virtual object SoftDeleteNow(ColumnSchema column) =>
+    /// The value written into the soft-delete column for <paramref name="now"/>.
+    public virtual object SoftDeleteNow(ColumnSchema column, DateTime now) =>
         column.Type == ColumnType.Date
-            ? ToParameterValue(column, DateTime.UtcNow)
-            : DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
+            ? ToParameterValue(column, now)
+            : now.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
 
     public static SqlDialect For(DatabaseKind kind) => kind switch
     {

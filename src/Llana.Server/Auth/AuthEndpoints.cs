@@ -74,7 +74,7 @@ internal static class AuthEndpoints
                 return;
             }
 
-            var cookie = CookieOptions(options, TimeSpan.Zero);
+            var cookie = CookieOptions(c, options, TimeSpan.Zero);
             c.Response.Cookies.Delete("accessToken", cookie);
             c.Response.Cookies.Delete("refreshToken", cookie);
             await HttpErrors.WriteJsonAsync(c, 201, w => w.WriteBoolean("success", true));
@@ -100,8 +100,8 @@ internal static class AuthEndpoints
             return;
         }
 
-        c.Response.Cookies.Append("accessToken", tokens.AccessToken, CookieOptions(options, tokens.AccessLifetime));
-        c.Response.Cookies.Append("refreshToken", tokens.RefreshToken, CookieOptions(options, tokens.RefreshLifetime));
+        c.Response.Cookies.Append("accessToken", tokens.AccessToken, CookieOptions(c, options, tokens.AccessLifetime));
+        c.Response.Cookies.Append("refreshToken", tokens.RefreshToken, CookieOptions(c, options, tokens.RefreshLifetime));
         c.Response.Headers.CacheControl = "no-store";
         await HttpErrors.WriteJsonAsync(c, 200, w =>
         {
@@ -116,7 +116,7 @@ internal static class AuthEndpoints
         !options.IsProduction || options.Auth.CookiesDomain is not null || options.Auth.BaseUrlApi is not null;
 
 
-    private static CookieOptions CookieOptions(LlanaOptions options, TimeSpan lifetime) => new()
+    private static CookieOptions CookieOptions(HttpContext c, LlanaOptions options, TimeSpan lifetime) => new()
     {
         HttpOnly = true,
         Secure = true,
@@ -124,7 +124,7 @@ internal static class AuthEndpoints
         Path = "/",
         Domain = options.Auth.CookiesDomain,
         MaxAge = lifetime > TimeSpan.Zero ? lifetime : null,
-        Expires = lifetime > TimeSpan.Zero ? DateTimeOffset.UtcNow + lifetime : null,
+        Expires = lifetime > TimeSpan.Zero ? c.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow() + lifetime : null,
     };
 
     private static Task Unauthorized(HttpContext c) => HttpErrors.WriteFrameworkErrorAsync(c, 401, "Unauthorized");

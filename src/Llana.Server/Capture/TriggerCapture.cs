@@ -15,7 +15,8 @@ namespace Llana.Server.Capture;
 /// Rows are deleted once handed off. Every 3 s the triggers are brought in step with the schema (tables added,
 /// columns changed).
 internal sealed partial class TriggerCapture(
-    Database database, SchemaCatalog catalog, IChangeFeed feed, IChangeHandoff handoff, WebhookQueue webhooks, LlanaOptions options, ILogger<TriggerCapture> logger)
+    Database database, SchemaCatalog catalog, IChangeFeed feed, IChangeHandoff handoff, WebhookQueue webhooks, LlanaOptions options, TimeProvider time,
+    ILogger<TriggerCapture> logger)
     : ChangeCapture(options.RealtimeSource, logger)
 {
     private const int Batch = 1000;
@@ -66,7 +67,7 @@ internal sealed partial class TriggerCapture(
         // A write through this node's API rings at once instead of waiting for the next poll.
         using var rings = feed.Subscribe(_ => _doorbell.Writer.TryWrite(true));
         var unconfirmed = new Unconfirmed<long>();
-        var (handedOff, pruned, prunedAt) = (0L, 0L, 0L);
+        var (handedOff, pruned, prunedAt) = (0L, 0L, DateTimeOffset.MinValue);
         try
         {
             // What an earlier reader stamped and did not delete comes first, with the same positions.
@@ -86,10 +87,10 @@ internal sealed partial class TriggerCapture(
                     handedOff = confirmed;
                 }
 
-                if (handedOff > pruned && Environment.TickCount64 - prunedAt >= 1000)
+                if (handedOff > pruned && time.GetUtcNow() - prunedAt >= TimeSpan.FromSeconds(1))
                 {
                     await reader.PruneAsync(handedOff, ct);
-                    (pruned, prunedAt) = (handedOff, Environment.TickCount64);
+                    (pruned, prunedAt) = (handedOff, time.GetUtcNow());
                 }
 
                 if (more || await reader.MayHaveChangesAsync(ct))

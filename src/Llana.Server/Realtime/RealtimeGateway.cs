@@ -28,6 +28,7 @@ internal sealed partial class RealtimeGateway(
     LlanaOptions options,
     RealtimeOptions realtime,
     LlanaMetrics metrics,
+    TimeProvider time,
     IServiceProvider services,
     ILogger<RealtimeGateway> logger) : IHostedService
 {
@@ -239,7 +240,7 @@ internal sealed partial class RealtimeGateway(
                 // other, or it would be neither sent nor kept for the replay.
                 if (reason is not ("client namespace disconnect" or "server namespace disconnect"))
                 {
-                    _dormant[socket.Id] = (state, DateTimeOffset.UtcNow + realtime.RecoveryWindow);
+                    _dormant[socket.Id] = (state, time.GetUtcNow() + realtime.RecoveryWindow);
                 }
 
                 foreach (var room in rooms)
@@ -266,7 +267,7 @@ internal sealed partial class RealtimeGateway(
         if (realtime.DisconnectOnTokenExpiry && state.ExpiresAt is { } expires)
         {
             // Closing the transport (not a namespace disconnect) makes the client reconnect, with a fresh token.
-            var due = expires - DateTimeOffset.UtcNow;
+            var due = expires - time.GetUtcNow();
             var timer = new Timer(_ => socket.CloseTransport(), null, due < TimeSpan.Zero ? TimeSpan.Zero : due, Timeout.InfiniteTimeSpan);
             socket.OnDisconnect(_ => timer.Dispose());
         }
@@ -387,7 +388,7 @@ internal sealed partial class RealtimeGateway(
             var denied = new List<string>();
             foreach (var (id, state) in ids)
             {
-                if (state.Hold(change) || !state.FirstTime(origin) || await Decide(state) is null)
+                if (state.Hold(change) || !state.FirstTime(origin, time.GetUtcNow()) || await Decide(state) is null)
                 {
                     denied.Add(id);
                 }
@@ -407,7 +408,7 @@ internal sealed partial class RealtimeGateway(
             var groups = new Dictionary<string, (IReadOnlySet<string>? Fields, HashSet<string> Members)>(StringComparer.Ordinal);
             foreach (var (id, state) in rows)
             {
-                if (!state.Hold(change) && state.FirstTime(origin) && await Decide(state) is { } decision)
+                if (!state.Hold(change) && state.FirstTime(origin, time.GetUtcNow()) && await Decide(state) is { } decision)
                 {
                     var key = decision.AllowedFields is null ? "*" : string.Join(",", decision.AllowedFields.Order(StringComparer.Ordinal));
                     if (!groups.TryGetValue(key, out var group))
@@ -430,7 +431,7 @@ internal sealed partial class RealtimeGateway(
 
         if (delivered && change.CommittedAt != default)
         {
-            metrics.DeliveryLag.Record((DateTimeOffset.UtcNow - change.CommittedAt).TotalSeconds);
+            metrics.DeliveryLag.Record((time.GetUtcNow() - change.CommittedAt).TotalSeconds);
         }
     }
 
@@ -517,7 +518,7 @@ internal sealed partial class RealtimeGateway(
         var (socket, state) = job;
         foreach (var change in state.Missed.Concat(state.TakeHeld()))
         {
-            if (!socket.Connected || !state.Tables.Contains(change.TableName) || !state.FirstTime(OriginOf(change)))
+            if (!socket.Connected || !state.Tables.Contains(change.TableName) || !state.FirstTime(OriginOf(change), time.GetUtcNow()))
             {
                 continue;
             }
@@ -530,7 +531,7 @@ internal sealed partial class RealtimeGateway(
             }
         }
 
-        state.Resumed();
+        state.Resumed(time.GetUtcNow());
     }
 
 
@@ -549,7 +550,7 @@ internal sealed partial class RealtimeGateway(
 
         if (!_dormant.IsEmpty)
         {
-            var now = DateTimeOffset.UtcNow;
+            var now = time.GetUtcNow();
             foreach (var (id, (state, until)) in _dormant)
             {
                 if (until < now)
@@ -590,10 +591,10 @@ internal sealed partial class RealtimeGateway(
 
         var identity = state.Identity;
         var generation = _evaluator.RoleGeneration;
-        if (identity is null || identity.Generation != generation || DateTimeOffset.UtcNow - identity.LoadedAt >= realtime.IdentityTtl)
+        if (identity is null || identity.Generation != generation || time.GetUtcNow() - identity.LoadedAt >= realtime.IdentityTtl)
         {
             var role = await _evaluator.RoleAsync(userId, ct);
-            identity = new SocketIdentity(state.Caller with { Role = new KnownRole(role) }, DateTimeOffset.UtcNow, generation);
+            identity = new SocketIdentity(state.Caller with { Role = new KnownRole(role) }, time.GetUtcNow(), generation);
             state.Identity = identity;
         }
 
@@ -707,7 +708,7 @@ internal sealed partial class RealtimeGateway(
         public string? ReadUpTo { get; init; }
 
         /// While a resume is pending or just done, each change reaches the socket once, live or from the log.
-        public bool FirstTime(ChangeOrigin? origin)
+        public bool FirstTime(ChangeOrigin? origin, DateTimeOffset now)
         {
             if (ResumeAfter is null || origin is null)
             {
@@ -716,7 +717,7 @@ internal sealed partial class RealtimeGateway(
 
             lock (_gate)
             {
-                if (_resumedAt is { } at && DateTimeOffset.UtcNow - at > Overlap)
+                if (_resumedAt is { } at && now - at > Overlap)
                 {
                     _seen = null;
                     return true;
@@ -756,11 +757,11 @@ internal sealed partial class RealtimeGateway(
             }
         }
 
-        public void Resumed()
+        public void Resumed(DateTimeOffset now)
         {
             lock (_gate)
             {
-                _resumedAt = DateTimeOffset.UtcNow;
+                _resumedAt = now;
                 Missed = [];
                 _held = null;
             }

@@ -34,7 +34,8 @@ internal sealed record RedisSettings(string Host, int Port, string? User, string
 /// with a Redis restart, or the sender fell out of its change log's window) raises <see cref="ChangesLost"/>: the
 /// gateway then disconnects its sockets, which refetch.
 internal sealed partial class RedisChangeBridge(
-    RedisSettings settings, IChangeFeed feed, SchemaCatalog catalog, Database database, Http.LlanaMetrics metrics, ILogger<RedisChangeBridge> logger)
+    RedisSettings settings, IChangeFeed feed, SchemaCatalog catalog, Database database, Http.LlanaMetrics metrics, TimeProvider time,
+    ILogger<RedisChangeBridge> logger)
     : IHostedService, IAsyncDisposable, IChangeHandoff
 {
     /// Offset of the last change in the Redis log (or, for a remote change, passed by).
@@ -328,7 +329,7 @@ internal sealed partial class RedisChangeBridge(
     {
         if (change.CommittedAt != default)
         {
-            metrics.ClusterLag.Record((DateTimeOffset.UtcNow - change.CommittedAt).TotalSeconds);
+            metrics.ClusterLag.Record((time.GetUtcNow() - change.CommittedAt).TotalSeconds);
         }
 
         feed.Publish(change.Table, change.Kind, change.Row, remote: true, change.Partial, change.Origin, change.CommittedAt == default ? null : change.CommittedAt, change.Captured);
@@ -445,8 +446,8 @@ internal sealed partial class RedisChangeBridge(
     public async Task LoggedAsync(TimeSpan timeout)
     {
         var target = feed.Head;
-        var deadline = DateTime.UtcNow + timeout;
-        while (Volatile.Read(ref _sharedUpTo) < target && DateTime.UtcNow < deadline && IsConnected)
+        var deadline = time.GetUtcNow() + timeout;
+        while (Volatile.Read(ref _sharedUpTo) < target && time.GetUtcNow() < deadline && IsConnected)
         {
             await Task.Delay(5);
         }

@@ -1,16 +1,12 @@
 using System.Data.Common;
-using Llana.Core.Auth;
-using Llana.Core.Changes;
 using Llana.Core.Options;
 using Llana.Core.Tables;
-using Llana.Core.Webhooks;
 using Llana.Data;
 using Llana.Data.Demo;
 using Llana.Data.SystemTables;
 using Llana.Server.Auth;
 using Llana.Server.Http;
 using Llana.Server.Realtime;
-using Llana.Server.Webhooks;
 using Llana.SocketIO;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -98,47 +94,12 @@ public static partial class LlanaHost
         builder.Logging.AddFilter("Microsoft.AspNetCore.Diagnostics.ExceptionHandlerMiddleware", LogLevel.None);
 
         var database = await OpenDatabaseAsync(options, ct);
-        builder.Services.AddSingleton(options);
-        builder.Services.AddSingleton(database);
-        builder.Services.AddSingleton<SchemaCatalog>();
-        builder.Services.AddSingleton<IChangeFeed, ChangeLog>();
-        builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton(options.Auth);
-        builder.Services.AddSingleton<JwtTokens>();
-        builder.Services.AddSingleton<PasswordHasher>();
-        builder.Services.AddSingleton<IdentityWrites>();
-        builder.Services.AddSingleton<Authenticator>();
-        builder.Services.AddSingleton<AuthService>();
-        builder.Services.AddSingleton<PermissionEvaluator>();
-        builder.Services.AddSingleton<IAccessPolicy>(sp => options.SkipAuth ? new OpenAccessPolicy() : sp.GetRequiredService<PermissionEvaluator>());
-        builder.Services.AddSingleton(sp => Capture.ChangeCapture.For(sp, database));
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<Capture.ChangeCapture>());
-        builder.Services.AddSingleton(WebhookOptions.From(builder.Configuration, options));
-        builder.Services.AddSingleton<WebhookQueue>();
-        builder.Services.AddHostedService<WebhookWorker>();
-        builder.Services.AddSingleton(sp => new TableService(
-            sp.GetRequiredService<Database>(), sp.GetRequiredService<SchemaCatalog>(), sp.GetRequiredService<IAccessPolicy>(),
-            sp.GetRequiredService<IChangeFeed>(), sp.GetRequiredService<IdentityWrites>(), sp.GetRequiredService<WebhookQueue>(), options,
-            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<TableService>>())
-        {
-            // A QUERY-located API key is a credential, not a filter.
-            NonFilterParameters = options.Auth.ApiKeyLocation == ApiKeyLocation.Query
-                ? new HashSet<string>(StringComparer.Ordinal) { options.Auth.ApiKeyName }
-                : new HashSet<string>(StringComparer.Ordinal),
-        });
+        builder.Services.AddLlanaCore(options, database, builder.Configuration);
         builder.Services.AddLlanaTelemetry(builder.Configuration);
         builder.Services.AddLlanaCluster(builder.Configuration);
         builder.Services.AddLlanaHealthChecks(builder.Configuration);
-        var realtime = RealtimeOptions.From(builder.Configuration);
-        builder.Services.AddSingleton(realtime);
-        builder.Services.AddSocketIO(o => o.ConnectionStateRecovery = new() { MaxDisconnectionDuration = realtime.RecoveryWindow, SkipMiddlewares = false });
-        builder.Services.AddHostedService<RealtimeGateway>();
-        builder.Services.AddCors();
-        builder.Services.AddRouting();
-        builder.Services.AddSingleton<ClientAddress>();
-        builder.Services.AddOptions<SocketIOOptions>().Configure<ClientAddress>((o, client) => o.ConnectionHandshakeForwarding = client.Apply);
-        builder.Services.AddSingleton<LoginThrottle>();
-        WarmUp.Add(builder.Services, LlanaOptions.Duration(LlanaOptions.Setting(builder.Configuration, "WARMUP"), "WARMUP", TimeSpan.FromSeconds(2)));
+        builder.Services.AddLlanaRealtime(builder.Configuration);
+        builder.Services.AddLlanaHttp(builder.Configuration);
 
         services?.Invoke(builder.Services);
         var app = builder.Build();

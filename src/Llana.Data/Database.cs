@@ -53,6 +53,10 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
         return await ReadRowsAsync(reader, columns, ct);
     }, ct);
 
+    /// The row whose <paramref name="key"/> column equals <paramref name="value"/> (every column), or null.
+    public async Task<object?[]?> FindByKeyAsync(TableSchema table, ColumnSchema key, object? value, CancellationToken ct) =>
+        (await SelectAsync(table, table.Columns, [new Filter(key, FilterOperator.Equals, value)], [], ct)).FirstOrDefault();
+
     /// Inserts one row and returns it as stored (defaults and generated key filled). <paramref name="hook"/>, when
     /// given, runs in the same transaction before it commits.
     public Task<object?[]> InsertAsync(TableSchema table, IReadOnlyList<(ColumnSchema Column, object? Value)> values, CancellationToken ct, WriteHook? hook = null) =>

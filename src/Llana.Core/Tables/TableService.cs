@@ -373,7 +373,7 @@ public sealed partial class TableService(
             return notFound;
         }
 
-        var existing = (await database.SelectAsync(table, table.Columns, [new Filter(pk, FilterOperator.Equals, key)], [], ct)).FirstOrDefault();
+        var existing = await database.FindByKeyAsync(table, pk, key, ct);
         if (existing is null)
         {
             return notFound;

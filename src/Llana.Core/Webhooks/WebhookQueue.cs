@@ -6,7 +6,6 @@ using Llana.Core.Options;
 using Llana.Core.Tables;
 using Llana.Data;
 using Llana.Data.Schema;
-using Llana.Data.Sql;
 using Llana.Data.SystemTables;
 using Llana.Data.Webhooks;
 
@@ -218,13 +217,13 @@ public sealed class WebhookQueue : IDisposable
             return null;
         }
 
-        var rows = await _database.SelectAsync(table, table.Columns, [new Filter(key, FilterOperator.Equals, ValueParser.FromText(key, delivery.RecordId))], [], ct);
-        if (rows.Count == 0 || (decision.Owner is { } restriction && !restriction.Matches(TableService.RowLookup(table, rows[0]))))
+        var row = await _database.FindByKeyAsync(table, key, ValueParser.FromText(key, delivery.RecordId), ct);
+        if (row is null || (decision.Owner is { } restriction && !restriction.Matches(TableService.RowLookup(table, row))))
         {
             return null;
         }
 
-        return (RowProjection.Create(table.Columns.Where(decision.Shows).ToList(), [], []), rows[0]);
+        return (RowProjection.Create(table.Columns.Where(decision.Shows).ToList(), [], []), row);
     }
 
     private async ValueTask<Definitions> DefinitionsAsync(WebhookStore store, CancellationToken ct)

@@ -2,7 +2,6 @@ using System.Text.Json;
 using Llana.Core.Changes;
 using Llana.Core.Tables;
 using Llana.Data;
-using Llana.Data.Sql;
 using StackExchange.Redis;
 
 namespace Llana.Server.Realtime;
@@ -425,7 +424,7 @@ internal sealed partial class RedisChangeBridge(
             var key = RowJson.ReadKey(pk, id) ?? throw new FormatException("bad id");
             var found = kind == ChangeKind.Delete
                 ? null
-                : (await database.SelectAsync(table, table.Columns, [new Filter(pk, FilterOperator.Equals, key)], [], CancellationToken.None)).FirstOrDefault();
+                : await database.FindByKeyAsync(table, pk, key, CancellationToken.None);
             partial = found is null;
             row = found ?? table.Columns.Select(c => c == pk ? key : null).ToArray();
         }

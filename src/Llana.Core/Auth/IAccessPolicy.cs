@@ -55,6 +55,16 @@ public interface IAccessPolicy
     /// Why a caller with a valid credential may use nothing at all (its user was deleted, or has no role), or null.
     /// A long-lived connection asks once, up front, what each HTTP request learns from <see cref="DecideAsync"/>.
     ValueTask<string?> RefusalAsync(Caller caller, CancellationToken ct) => ValueTask.FromResult<string?>(null);
+
+    /// True when every caller may do everything (`SKIP_AUTH`): a long-lived connection need not ask per change.
+    bool AllowsAll => false;
+
+    /// Moves whenever a role rule or a user's role changes: a caller's role read before is stale from then on.
+    long RoleGeneration => 0;
+
+    /// The user's role now (null when it has none, or the policy has no roles), so that a long-lived connection can
+    /// keep it and be judged without a database read.
+    ValueTask<string?> RoleAsync(string userId, CancellationToken ct) => ValueTask.FromResult<string?>(null);
 }
 
 /// The outcome: allowed or the denial text (401); when allowed, an optional own-records restriction
@@ -79,6 +89,8 @@ public sealed record OwnerRestriction(ColumnSchema Column, string UserId)
 /// Everyone may do everything: `SKIP_AUTH=true` behaviour, used until authentication is configured.
 public sealed class OpenAccessPolicy : IAccessPolicy
 {
+    public bool AllowsAll => true;
+
     public ValueTask<AccessDecision> DecideAsync(Caller caller, TableSchema table, AccessLevel level, Func<string, object?>? row, CancellationToken ct) =>
         ValueTask.FromResult(AccessDecision.AllowAll);
 }

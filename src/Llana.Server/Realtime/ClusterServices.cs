@@ -12,11 +12,13 @@ internal static partial class ClusterServices
             services.AddSingleton(settings);
             services.AddSingleton<RedisChangeBridge>();
             services.AddSingleton<IChangeHandoff>(sp => sp.GetRequiredService<RedisChangeBridge>());
+            services.AddSingleton<IClusterSessions>(sp => sp.GetRequiredService<RedisChangeBridge>());
             services.AddHostedService(sp => sp.GetRequiredService<RedisChangeBridge>());
         }
         else
         {
             services.AddSingleton<IChangeHandoff, LocalHandoff>();
+            services.AddSingleton<IClusterSessions, SingleNodeSessions>();
             services.AddHostedService<SingleNodeNotice>();
         }
 

@@ -29,7 +29,7 @@ internal sealed partial class RealtimeGateway(
     RealtimeOptions realtime,
     LlanaMetrics metrics,
     TimeProvider time,
-    IServiceProvider services,
+    IClusterSessions cluster,
     ILogger<RealtimeGateway> logger) : IHostedService
 {
     public const string NoTable = "No Table Provided In Headers[x-llana-table]";
@@ -38,10 +38,7 @@ internal sealed partial class RealtimeGateway(
 
     // One dispatcher reads the change log and runs the socket jobs (join, resume) between two changes.
     private readonly Channel<object> _jobs = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly RedisChangeBridge? _bridge = services.GetService<RedisChangeBridge>();
     private readonly CancellationTokenSource _stopping = new();
-    private readonly PermissionEvaluator? _evaluator = policy as PermissionEvaluator;
-    private readonly bool _open = policy is OpenAccessPolicy;
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, SocketState>> _members = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (SocketState State, DateTimeOffset Until)> _dormant = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _refuseRecovery = new(StringComparer.Ordinal);
@@ -62,23 +59,20 @@ internal sealed partial class RealtimeGateway(
         _reader = feed.Read();
         _dispatcher = DispatchLoopAsync(_reader, _stopping.Token);
         feed.Lost += OnChangesLost;
-        if (_bridge is not null)
-        {
-            _bridge.ChangesLost += OnChangesLost;
+        cluster.ChangesLost += OnChangesLost;
 
-            // Redis may have restarted empty: say again which node holds each socket's session, so a client that
-            // moves to another node can still resume there.
-            _bridge.Reconnected += () =>
+        // Redis may have restarted empty: say again which node holds each socket's session, so a client that moves to
+        // another node can still resume there.
+        cluster.Reconnected += () =>
+        {
+            foreach (var socket in _sockets.Sockets.Values)
             {
-                foreach (var socket in _sockets.Sockets.Values)
+                if (socket.Pid is { } pid)
                 {
-                    if (socket.Pid is { } pid)
-                    {
-                        _bridge.RememberSession(pid);
-                    }
+                    cluster.RememberSession(pid);
                 }
-            };
-        }
+            }
+        };
 
         return Task.CompletedTask;
     }
@@ -175,7 +169,7 @@ internal sealed partial class RealtimeGateway(
         try
         {
             resumeAfter = context.Recovered ? null : await ResumePointAsync(context);
-            (missed, readUpTo) = resumeAfter is null ? ([], null) : await _bridge!.ChangesAfterAsync(resumeAfter);
+            (missed, readUpTo) = resumeAfter is null ? ([], null) : await cluster.ChangesAfterAsync(resumeAfter);
             if (readUpTo is null)
             {
                 // Its last change is not in the log: nothing to resume from (the client sees recovered false).
@@ -219,18 +213,18 @@ internal sealed partial class RealtimeGateway(
         }
 
         var rooms = state.Tables.Select(t => (state.Rows ? RowsRoom : TableRoom) + t).ToArray();
-        if (_bridge is not null && socket.Pid is { } pid)
+        if (socket.Pid is { } pid)
         {
-            _bridge.RememberSession(pid);
+            cluster.RememberSession(pid);
         }
 
         // The socket joins its rooms on the dispatcher, between two changes (see JoinAsync).
         _jobs.Writer.TryWrite(new JoinJob(socket, state, rooms));
         socket.OnDisconnect(reason =>
         {
-            if (reason is "client namespace disconnect" or "server namespace disconnect" && _bridge is not null && socket.Pid is { } left)
+            if (reason is "client namespace disconnect" or "server namespace disconnect" && socket.Pid is { } left)
             {
-                _bridge.ForgetSession(left);
+                cluster.ForgetSession(left);
             }
 
             lock (state.Membership)
@@ -366,7 +360,7 @@ internal sealed partial class RealtimeGateway(
         var decisions = new Dictionary<string, AccessDecision?>(StringComparer.Ordinal);
         async ValueTask<AccessDecision?> Decide(SocketState state)
         {
-            if (_open)
+            if (policy.AllowsAll)
             {
                 return AccessDecision.AllowAll;
             }
@@ -468,24 +462,25 @@ internal sealed partial class RealtimeGateway(
 
     /// The cluster-wide identity of a change: where it was committed, and its offset there (cluster only).
     private ChangeOrigin? OriginOf(RowChange change) =>
-        change.Origin ?? (_bridge is null ? null : new ChangeOrigin(_bridge.NodeId, change.Offset));
+        change.Origin ?? (cluster.NodeId is { } node ? new ChangeOrigin(node, change.Offset) : null);
 
     // Which change an offset stands for, so that a client can resume on another node (cluster only).
     private void Remember(string? offset, ChangeOrigin? origin)
     {
-        if (_bridge is not null && offset is not null && origin is not null)
+        // Alone there is no other node to resume on: the list of what was fed is not even built.
+        if (cluster.NodeId is not null && offset is not null && origin is not null)
         {
-            _bridge.RememberOffset(offset, origin, string.Join(',', _fed.Select(p => p.Key + ":" + p.Value.ToString(System.Globalization.CultureInfo.InvariantCulture))), realtime.RecoveryWindow);
+            cluster.RememberOffset(offset, origin, string.Join(',', _fed.Select(p => p.Key + ":" + p.Value.ToString(System.Globalization.CultureInfo.InvariantCulture))), realtime.RecoveryWindow);
         }
     }
 
     /// The change a client last got from another node, from the `pid` and `offset` its socket.io-client sends on
     /// reconnect; null when this node recovered the session itself, or when it is unknown.
     private async ValueTask<ResumePoint?> ResumePointAsync(ConnectContext context) =>
-        _bridge is not null && context.Auth.ValueKind == JsonValueKind.Object
+        cluster.NodeId is not null && context.Auth.ValueKind == JsonValueKind.Object
             && context.Auth.TryGetProperty("pid", out var pid) && pid.ValueKind == JsonValueKind.String
             && context.Auth.TryGetProperty("offset", out var offset) && offset.ValueKind == JsonValueKind.String
-            ? await _bridge.ResumePointAsync(pid.GetString()!, offset.GetString()!)
+            ? await cluster.ResumePointAsync(pid.GetString()!, offset.GetString()!)
             : null;
 
     // Now that the socket is in its rooms (live changes reach it), add what was logged since the handshake read,
@@ -496,8 +491,8 @@ internal sealed partial class RealtimeGateway(
         {
             if (state.ReadUpTo is { } readUpTo)
             {
-                await _bridge!.LoggedAsync(TimeSpan.FromSeconds(2));
-                state.Missed.AddRange(await _bridge!.ChangesSinceAsync(readUpTo, state.ResumeAfter!));
+                await cluster.LoggedAsync(TimeSpan.FromSeconds(2));
+                state.Missed.AddRange(await cluster.ChangesSinceAsync(readUpTo, state.ResumeAfter!));
             }
         }
         catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException or JsonException)
@@ -584,16 +579,16 @@ internal sealed partial class RealtimeGateway(
     /// role changes through the API (the evaluator's generation moves), so delivery needs no database read.
     private async ValueTask<Caller> IdentityAsync(SocketState state, CancellationToken ct)
     {
-        if (_evaluator is null || state.Caller.UserId is not { } userId)
+        if (policy.AllowsAll || state.Caller.UserId is not { } userId)
         {
             return state.Caller;
         }
 
         var identity = state.Identity;
-        var generation = _evaluator.RoleGeneration;
+        var generation = policy.RoleGeneration;
         if (identity is null || identity.Generation != generation || time.GetUtcNow() - identity.LoadedAt >= realtime.IdentityTtl)
         {
-            var role = await _evaluator.RoleAsync(userId, ct);
+            var role = await policy.RoleAsync(userId, ct);
             identity = new SocketIdentity(state.Caller with { Role = new KnownRole(role) }, time.GetUtcNow(), generation);
             state.Identity = identity;
         }

@@ -35,7 +35,7 @@ internal sealed record RedisSettings(string Host, int Port, string? User, string
 internal sealed partial class RedisChangeBridge(
     RedisSettings settings, IChangeFeed feed, SchemaCatalog catalog, Database database, Http.LlanaMetrics metrics, TimeProvider time,
     ILogger<RedisChangeBridge> logger)
-    : IHostedService, IAsyncDisposable, IChangeHandoff
+    : IHostedService, IAsyncDisposable, IChangeHandoff, IClusterSessions
 {
     /// Offset of the last change in the Redis log (or, for a remote change, passed by).
     public long HandedOffUpTo => Volatile.Read(ref _sharedUpTo);
@@ -74,7 +74,7 @@ internal sealed partial class RedisChangeBridge(
     public event Action? Reconnected;
 
     /// This node's name in the cluster (the `origin` of the changes it publishes).
-    public string NodeId => _origin;
+    public string? NodeId => _origin;
 
     /// Readiness: the link to Redis is up (it reconnects by itself when it drops).
     public bool IsConnected => _redis is { IsConnected: true };

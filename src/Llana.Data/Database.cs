@@ -28,11 +28,11 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
     public Task<(long Total, List<object?[]> Rows)> SelectPageAsync(SelectQuery q, CancellationToken ct) => RunAsync(async connection =>
     {
         await using var command = connection.CreateCommand();
-        var sql = new SqlBuilder(Dialect, command);
+        var sql = new SqlBuilder(Dialect);
         sql.Append("SELECT COUNT(*) FROM ").Identifier(q.Table.Table).Where(q.Filters).Append("; ");
         AppendSelect(sql, q.Table, q.Columns, q.Filters, q.Sort);
         Dialect.AppendPaging(sql.Sql, sql.Parameter(q.Limit), sql.Parameter(q.Offset));
-        sql.Finish();
+        sql.Build().ApplyTo(command);
 
         await using var reader = await command.ExecuteReaderAsync(ct);
         await reader.ReadAsync(ct);
@@ -46,9 +46,9 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
         TableSchema table, IReadOnlyList<ColumnSchema> columns, IReadOnlyList<Filter> filters, IReadOnlyList<SortItem> sort, CancellationToken ct) => RunAsync(async connection =>
     {
         await using var command = connection.CreateCommand();
-        var sql = new SqlBuilder(Dialect, command);
+        var sql = new SqlBuilder(Dialect);
         AppendSelect(sql, table, columns, filters, sort);
-        sql.Finish();
+        sql.Build().ApplyTo(command);
         await using var reader = await command.ExecuteReaderAsync(ct);
         return await ReadRowsAsync(reader, columns, ct);
     }, ct);
@@ -74,7 +74,7 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
     {
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
-        var sql = new SqlBuilder(Dialect, command);
+        var sql = new SqlBuilder(Dialect);
         sql.Append("INSERT INTO ").Identifier(table.Table);
         if (values.Count == 0)
         {
@@ -107,7 +107,7 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
         if (pk is null)
         {
             // No key to read the row back by: answer with what was written.
-            sql.Finish();
+            sql.Build().ApplyTo(command);
             await command.ExecuteNonQueryAsync(ct);
             return table.Columns.Select(c => values.FirstOrDefault(v => v.Column == c).Value).ToArray();
         }
@@ -119,10 +119,10 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
         }
         else
         {
-            sql.Append("LAST_INSERT_ID()");
+            sql.Append(Dialect.GeneratedKeySql);
         }
 
-        sql.Finish();
+        sql.Build().ApplyTo(command);
         await using (var reader = await command.ExecuteReaderAsync(ct))
         {
             // Providers differ on whether the INSERT shows up as an empty first result.
@@ -159,7 +159,7 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
         await using var transaction = Dialect.SupportsReturning && (hook is null || InStatement(hook)) ? null : await connection.BeginTransactionAsync(ct);
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
-        var sql = new SqlBuilder(Dialect, command);
+        var sql = new SqlBuilder(Dialect);
         sql.Append("UPDATE ").Identifier(table.Table).Append(" SET ");
         for (var i = 0; i < values.Count; i++)
         {
@@ -174,7 +174,7 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
         }
         else
         {
-            sql.Finish();
+            sql.Build().ApplyTo(command);
             if (await command.ExecuteNonQueryAsync(ct) == 0)
             {
                 return null;
@@ -211,7 +211,7 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
 
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
-        var sql = new SqlBuilder(Dialect, command);
+        var sql = new SqlBuilder(Dialect);
         sql.Append("DELETE FROM ").Identifier(table.Table).Where(where);
         if (Dialect.SupportsReturning)
         {
@@ -219,7 +219,7 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
         }
         else
         {
-            sql.Finish();
+            sql.Build().ApplyTo(command);
             await command.ExecuteNonQueryAsync(ct);
         }
 
@@ -246,7 +246,7 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
             sql.Append(" SELECT ").ColumnList(table.Columns).Append(" FROM ").Identifier(Written);
         }
 
-        sql.Finish();
+        sql.Build().ApplyTo(command);
         await using var reader = await command.ExecuteReaderAsync(ct);
         return (await ReadRowsAsync(reader, table.Columns, ct)).FirstOrDefault();
     }
@@ -256,14 +256,14 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
     {
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
-        var sql = new SqlBuilder(Dialect, command);
+        var sql = new SqlBuilder(Dialect);
         AppendSelect(sql, table, table.Columns, where, []);
         if (forUpdate)
         {
             sql.Append(" FOR UPDATE");
         }
 
-        sql.Finish();
+        sql.Build().ApplyTo(command);
         await using var reader = await command.ExecuteReaderAsync(ct);
         return (await ReadRowsAsync(reader, table.Columns, ct)).FirstOrDefault();
     }

@@ -13,6 +13,8 @@ internal sealed class MySqlDialect : SqlDialect
     // MariaDB has INSERT/DELETE … RETURNING but not UPDATE, and MySQL has none: use transactions.
     public override bool SupportsReturning => false;
 
+    public override string GeneratedKeySql => "LAST_INSERT_ID()";
+
     public override ISchemaReader SchemaReader => SchemaReaders.For(DatabaseKind.MySql);
 
     public override DbDataSource CreateDataSource(string connectionString) => new MySqlDataSource(connectionString);

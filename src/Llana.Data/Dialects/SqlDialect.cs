@@ -13,6 +13,9 @@ public abstract class SqlDialect
     /// PostgreSQL and SQLite return the written row from INSERT/UPDATE/DELETE in one statement.
     public abstract bool SupportsReturning { get; }
 
+    /// Where there is no RETURNING: the key the last INSERT generated on this connection, as SQL.
+    public virtual string GeneratedKeySql => throw new NotSupportedException($"{Kind} returns written rows");
+
     public abstract DbDataSource CreateDataSource(string connectionString);
 
     public abstract ISchemaReader SchemaReader { get; }

@@ -6,10 +6,12 @@ using Llana.Data.Schema;
 namespace Llana.Data.Sql;
 
 /// Builds parameterised SQL from validated schema objects. Identifiers come only from <see cref="TableSchema"/>
-/// and are quoted by the dialect; every value is a parameter.
-internal sealed class SqlBuilder(SqlDialect dialect, DbCommand command)
+/// and are quoted by the dialect; every value is a parameter. The result is a value (<see cref="SqlStatement"/>): each
+/// dialect's SQL can be checked without a server, then applied to a command.
+internal sealed class SqlBuilder(SqlDialect dialect)
 {
     private readonly StringBuilder _sql = new(256);
+    private readonly List<object> _parameters = [];
 
     public StringBuilder Sql => _sql;
 
@@ -25,14 +27,11 @@ internal sealed class SqlBuilder(SqlDialect dialect, DbCommand command)
         return this;
     }
 
-    /// Adds a parameter and returns its placeholder.
+    /// Adds a parameter and returns its placeholder (`@p0`, `@p1`, … in order).
     public string Parameter(object? value)
     {
-        var p = command.CreateParameter();
-        p.ParameterName = "@p" + command.Parameters.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        p.Value = value ?? DBNull.Value;
-        command.Parameters.Add(p);
-        return p.ParameterName;
+        _parameters.Add(value ?? DBNull.Value);
+        return SqlStatement.Placeholder(_parameters.Count - 1);
     }
 
     /// A parameter bound to a column's type (with the dialect's cast where it needs one).
@@ -146,5 +145,24 @@ internal sealed class SqlBuilder(SqlDialect dialect, DbCommand command)
         return this;
     }
 
-    public void Finish() => command.CommandText = _sql.ToString();
+    public SqlStatement Build() => new(_sql.ToString(), [.. _parameters]);
+}
+
+/// SQL text and its parameter values (`@p0` is the first).
+internal sealed record SqlStatement(string Text, IReadOnlyList<object> Parameters)
+{
+    public static string Placeholder(int index) => "@p" + index.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// Sets <paramref name="command"/>'s text and parameters to this statement's.
+    public void ApplyTo(DbCommand command)
+    {
+        command.CommandText = Text;
+        for (var i = 0; i < Parameters.Count; i++)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = Placeholder(i);
+            parameter.Value = Parameters[i];
+            command.Parameters.Add(parameter);
+        }
+    }
 }

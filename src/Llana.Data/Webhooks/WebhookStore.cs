@@ -59,10 +59,10 @@ public sealed class WebhookStore
     public Task<List<WebhookDefinition>> LoadAsync(CancellationToken ct) => _database.RunAsync(async connection =>
     {
         await using var command = connection.CreateCommand();
-        var sql = new SqlBuilder(_database.Dialect, command);
+        var sql = new SqlBuilder(_database.Dialect);
         sql.Append("SELECT ").ColumnList(_definitionColumns).Append(" FROM ").Identifier(_webhooks.Table)
             .Where(_softDelete is null ? [] : [new Filter(_softDelete, FilterOperator.Null, null)]);
-        sql.Finish();
+        sql.Build().ApplyTo(command);
         await using var reader = await command.ExecuteReaderAsync(ct);
         var rows = await _database.ReadRowsAsync(reader, _definitionColumns, ct);
         return rows.Select(r => new WebhookDefinition(
@@ -81,7 +81,7 @@ public sealed class WebhookStore
         var columns = Columns(_log, "webhook_id", "type", "url", "record_key", "record_id", "attempt", "delivered", "created_at", "next_attempt_at");
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
-        var sql = new SqlBuilder(_database.Dialect, command);
+        var sql = new SqlBuilder(_database.Dialect);
         sql.Append("INSERT INTO ").Identifier(_log.Table).Append(" (").ColumnList(columns).Append(") VALUES ");
         for (var i = 0; i < entries.Count; i++)
         {
@@ -96,7 +96,7 @@ public sealed class WebhookStore
             sql.Append(")");
         }
 
-        sql.Finish();
+        sql.Build().ApplyTo(command);
         await command.ExecuteNonQueryAsync(ct);
     }
 
@@ -140,7 +140,7 @@ public sealed class WebhookStore
             await using (var select = connection.CreateCommand())
             {
                 select.Transaction = transaction;
-                var sql = new SqlBuilder(_database.Dialect, select);
+                var sql = new SqlBuilder(_database.Dialect);
                 var where = new List<Filter>
                 {
                     new(_delivered, FilterOperator.Equals, ValueFor(_delivered, false)),
@@ -159,7 +159,7 @@ public sealed class WebhookStore
                     sql.Append(" FOR UPDATE SKIP LOCKED");
                 }
 
-                sql.Finish();
+                sql.Build().ApplyTo(select);
                 await using var reader = await select.ExecuteReaderAsync(ct);
                 rows = await _database.ReadRowsAsync(reader, _queueColumns, ct);
             }
@@ -168,10 +168,10 @@ public sealed class WebhookStore
             {
                 await using var update = connection.CreateCommand();
                 update.Transaction = transaction;
-                var sql = new SqlBuilder(_database.Dialect, update);
+                var sql = new SqlBuilder(_database.Dialect);
                 sql.Append("UPDATE ").Identifier(_log.Table).Append(" SET ").Identifier(_nextAttemptAt.Field).Append(" = ").Value(_nextAttemptAt, leaseUntil)
                     .Where([new Filter(_id, FilterOperator.In, rows.Select(r => r[0]).ToList())]);
-                sql.Finish();
+                sql.Build().ApplyTo(update);
                 await update.ExecuteNonQueryAsync(ct);
             }
 
@@ -190,7 +190,7 @@ public sealed class WebhookStore
             var names = new[] { "attempt", "response_status", "response_message", "next_attempt_at", "delivered", "delivered_at" };
             object?[] values = [attempt, status, Truncate(message, "response_message"), nextAttemptAt, deliveredAt is not null, deliveredAt];
             await using var command = connection.CreateCommand();
-            var sql = new SqlBuilder(_database.Dialect, command);
+            var sql = new SqlBuilder(_database.Dialect);
             sql.Append("UPDATE ").Identifier(_log.Table).Append(" SET ");
             var first = true;
             for (var i = 0; i < names.Length; i++)
@@ -205,7 +205,7 @@ public sealed class WebhookStore
             }
 
             sql.Where([new Filter(_id, FilterOperator.Equals, ValueFor(_id, id))]);
-            sql.Finish();
+            sql.Build().ApplyTo(command);
             return await command.ExecuteNonQueryAsync(ct);
         }, ct);
 
@@ -213,14 +213,14 @@ public sealed class WebhookStore
     public Task ReleaseAsync(IReadOnlyCollection<long> ids, DateTime now, CancellationToken ct) => _database.WriteAsync(async connection =>
     {
         await using var command = connection.CreateCommand();
-        var sql = new SqlBuilder(_database.Dialect, command);
+        var sql = new SqlBuilder(_database.Dialect);
         sql.Append("UPDATE ").Identifier(_log.Table).Append(" SET ").Identifier(_nextAttemptAt.Field).Append(" = ").Value(_nextAttemptAt, now)
             .Where([
                 new Filter(_id, FilterOperator.In, ids.Select(id => ValueFor(_id, id)).ToList()),
                 new Filter(_delivered, FilterOperator.Equals, ValueFor(_delivered, false)),
                 new Filter(_nextAttemptAt, FilterOperator.NotNull, null),
             ]);
-        sql.Finish();
+        sql.Build().ApplyTo(command);
         return await command.ExecuteNonQueryAsync(ct);
     }, ct);
 
@@ -230,9 +230,9 @@ public sealed class WebhookStore
         await using var transaction = await BeginAsync(connection, ct);
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
-        var sql = new SqlBuilder(_database.Dialect, command);
+        var sql = new SqlBuilder(_database.Dialect);
         sql.Append("DELETE FROM ").Identifier(_log.Table).Where([new Filter(_createdAt, FilterOperator.LessThan, before)]);
-        sql.Finish();
+        sql.Build().ApplyTo(command);
         var deleted = await command.ExecuteNonQueryAsync(ct);
         await transaction.CommitAsync(ct);
         return deleted;

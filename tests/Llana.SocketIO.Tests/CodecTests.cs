@@ -161,6 +161,22 @@ public sealed class CodecTests
     }
 
     [Fact]
+    public void An_argument_that_writes_itself_is_encoded_once_with_the_packets_escaping()
+    {
+        var written = new JsonArgument(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("type", "INSERT");
+            w.WriteString("name", "é<>&'+😀\n");
+            w.WriteNumber("n", 1.5m);
+            w.WriteEndObject();
+        });
+        var asElement = JsonSerializer.Deserialize<JsonElement>("{\"type\":\"INSERT\",\"name\":\"é<>&'+😀\\n\",\"n\":1.5}");
+        Assert.Equal("42[\"t\",{\"type\":\"INSERT\",\"name\":\"é<>&'+😀\\n\",\"n\":1.5}]", Encode("/", "t", [written]));
+        Assert.Equal(Encode("/", "t", [asElement]), Encode("/", "t", [written]));
+    }
+
+    [Fact]
     public void Offsets_are_appended_as_the_last_argument()
     {
         var packet = PacketWriter.Encode(SocketPacketType.Event, "/", "foo", [1], null, Json);

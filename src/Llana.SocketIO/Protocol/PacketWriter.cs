@@ -129,6 +129,9 @@ internal sealed class PacketWriter
             case JsonNode node:
                 node.WriteTo(json, options);
                 break;
+            case JsonArgument argument:
+                argument.WriteTo(json);
+                break;
             case bool b:
                 json.WriteBooleanValue(b);
                 break;

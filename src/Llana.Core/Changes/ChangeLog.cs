@@ -223,9 +223,7 @@ public sealed class ChangeLog(int window = ChangeLog.DefaultWindow, TimeProvider
 public sealed class ChangeReader : IDisposable
 {
     private readonly ChangeLog _log;
-    // At most one pending wake-up; ringing a bell that already rings costs nothing (no lock, no exception).
-    private readonly System.Threading.Channels.Channel<bool> _doorbell = System.Threading.Channels.Channel.CreateBounded<bool>(
-        new System.Threading.Channels.BoundedChannelOptions(1) { FullMode = System.Threading.Channels.BoundedChannelFullMode.DropWrite, SingleReader = true });
+    private readonly Doorbell _doorbell = new();
     private long _next;
     private long _skipped;
 
@@ -274,26 +272,17 @@ public sealed class ChangeReader : IDisposable
     {
         while (_next > _log.Head)
         {
-            try
-            {
-                if (!await _doorbell.Reader.WaitToReadAsync(ct))
-                {
-                    return false;
-                }
-            }
-            catch (OperationCanceledException)
+            if (!await _doorbell.WaitAsync(ct))
             {
                 return false;
             }
-
-            _doorbell.Reader.TryRead(out _);
         }
 
         return true;
     }
 
     /// Wakes the reader (called after an append).
-    internal void Ring() => _doorbell.Writer.TryWrite(true);
+    internal void Ring() => _doorbell.Ring();
 
     public void Dispose() => _log.Remove(this);
 }

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Threading.Channels;
 using Llana.Core.Auth;
 using Llana.Core.Changes;
 using Llana.Core.Options;
@@ -24,7 +23,7 @@ public sealed class WebhookQueue : IDisposable
     private readonly TimeProvider _time;
     private readonly IDisposable _subscription;
     private readonly SemaphoreSlim _loading = new(1, 1);
-    private readonly Channel<bool> _doorbell = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly Doorbell _doorbell = new();
     private volatile Definitions? _definitions;
     private WebhookStore? _store;
     private long _generation;
@@ -157,23 +156,10 @@ public sealed class WebhookQueue : IDisposable
     }
 
     /// Wakes this node's delivery loop: a write queued deliveries (called after it committed).
-    public void Notify() => _doorbell.Writer.TryWrite(true);
+    public void Notify() => _doorbell.Ring();
 
     /// Waits until <see cref="Notify"/>, <paramref name="timeout"/> or <paramref name="ct"/> (never throws).
-    public async Task WaitAsync(TimeSpan timeout, CancellationToken ct)
-    {
-        using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timer.CancelAfter(timeout);
-        try
-        {
-            await _doorbell.Reader.WaitToReadAsync(timer.Token);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-
-        _doorbell.Reader.TryRead(out _);
-    }
+    public Task WaitAsync(TimeSpan timeout, CancellationToken ct) => _doorbell.WaitAsync(timeout, ct);
 
     /// The webhook's HTTP method (POST when the webhook is gone or says nothing else).
     public async ValueTask<string> MethodAsync(long webhookId, CancellationToken ct) =>

@@ -1,5 +1,4 @@
 using System.Data.Common;
-using System.Threading.Channels;
 using Llana.Core.Changes;
 using Llana.Core.Options;
 using Llana.Core.Tables;
@@ -21,7 +20,7 @@ internal sealed partial class TriggerCapture(
 {
     private const int Batch = 1000;
     private readonly ChangeTable _changes = new(database);
-    private readonly Channel<bool> _doorbell = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly Doorbell _doorbell = new();
 
     private TimeSpan PollInterval => TimeSpan.FromMilliseconds(database.Uri.Kind == DatabaseKind.MySql ? 20 : 10);
 
@@ -65,7 +64,7 @@ internal sealed partial class TriggerCapture(
         var keeping = KeepTriggersAsync(reading.Token);
 
         // A write through this node's API rings at once instead of waiting for the next poll.
-        using var rings = feed.Subscribe(_ => _doorbell.Writer.TryWrite(true));
+        using var rings = feed.Subscribe(_ => _doorbell.Ring());
         var unconfirmed = new Unconfirmed<long>();
         var (handedOff, pruned, prunedAt) = (0L, 0L, DateTimeOffset.MinValue);
         try
@@ -97,9 +96,17 @@ internal sealed partial class TriggerCapture(
                 {
                     // Webhook deliveries are queued in the transaction that records the rows as taken: once per change.
                     var queued = false;
+                    Dictionary<long, Captured>? parsed = null;
                     var taken = await reader.TakeAsync(Batch, async rows =>
                     {
-                        var hooks = webhooks.Store is null ? [] : await WebhooksForAsync(webhooks, Parse(rows), ct);
+                        if (webhooks.Store is null)
+                        {
+                            return null;
+                        }
+
+                        var captured = Parse(rows);
+                        parsed = captured.ToDictionary(c => c.Position);
+                        var hooks = await WebhooksForAsync(webhooks, captured, ct);
                         queued = hooks.Count > 0;
                         return queued ? (connection, transaction, token) => QueueAsync(hooks, connection, transaction, token) : null;
                     }, ct);
@@ -110,7 +117,7 @@ internal sealed partial class TriggerCapture(
 
                     if (taken.Count > 0)
                     {
-                        Append(Parse(taken), taken[^1].Position, unconfirmed);
+                        Append(Parse(taken, parsed), taken[^1].Position, unconfirmed);
                     }
 
                     more = taken.Count == Batch;
@@ -120,15 +127,7 @@ internal sealed partial class TriggerCapture(
                     }
                 }
 
-                using var poll = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                poll.CancelAfter(PollInterval);
-                try
-                {
-                    await _doorbell.Reader.ReadAsync(poll.Token);
-                }
-                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-                {
-                }
+                await _doorbell.WaitAsync(PollInterval, ct);
             }
         }
         finally
@@ -164,12 +163,17 @@ internal sealed partial class TriggerCapture(
     }
 
     /// A row of `_llana_changes` read into a change of a table the server knows (rows of tables dropped since are left out).
-    private List<Captured> Parse(List<ChangeRow> rows)
+    /// Rows already read for their webhooks (<paramref name="parsed"/>, by position) are not read again.
+    private List<Captured> Parse(List<ChangeRow> rows, Dictionary<long, Captured>? parsed = null)
     {
         var captured = new List<Captured>(rows.Count);
         foreach (var change in rows)
         {
-            if (catalog.Find(change.Table) is { } table)
+            if (parsed?.GetValueOrDefault(change.Position) is { } known)
+            {
+                captured.Add(known);
+            }
+            else if (catalog.Find(change.Table) is { } table)
             {
                 var (row, partial) = _changes.ToRow(table, change.Data);
                 var kind = change.Kind switch

@@ -53,6 +53,10 @@ public sealed class Database(DatabaseUri uri) : IAsyncDisposable
         return await ReadRowsAsync(reader, columns, ct);
     }, ct);
 
+    /// The first value of one statement (null when there is none), on a pooled connection.
+    public Task<object?> ScalarAsync(string sql, CancellationToken ct, params (string Name, object Value)[] parameters) =>
+        RunAsync(connection => Statements.ScalarAsync(connection, null, sql, ct, parameters), ct);
+
     /// The row whose <paramref name="key"/> column equals <paramref name="value"/> (every column), or null.
     public async Task<object?[]?> FindByKeyAsync(TableSchema table, ColumnSchema key, object? value, CancellationToken ct) =>
         (await SelectAsync(table, table.Columns, [new Filter(key, FilterOperator.Equals, value)], [], ct)).FirstOrDefault();

@@ -9,6 +9,7 @@ using Llana.Data.Schema;
 using Llana.Data.SystemTables;
 using Microsoft.Data.Sqlite;
 using MySqlConnector;
+using static Llana.Data.Sql.Statements;
 
 namespace Llana.Data.Capture;
 
@@ -183,7 +184,6 @@ public sealed class ChangeTable(Database database)
     /// A value that changes whenever a table, column or trigger is created, altered or dropped.
     public async Task<string> SchemaVersionAsync(CancellationToken ct)
     {
-        await using var connection = await database.Source.OpenConnectionAsync(ct);
         var sql = IsMySql
             ? """
               SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(CRC32(CONCAT_WS('.', TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION, COLUMN_KEY))), 0), ':',
@@ -191,7 +191,7 @@ public sealed class ChangeTable(Database database)
               FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()
               """
             : "PRAGMA schema_version";
-        return Convert.ToString(await ScalarAsync(connection, null, sql, ct), CultureInfo.InvariantCulture) ?? string.Empty;
+        return Convert.ToString(await database.ScalarAsync(sql, ct), CultureInfo.InvariantCulture) ?? string.Empty;
     }
 
     /// The reader's hold on the table, or null when another server holds it. MySQL: a named lock on a connection of
@@ -372,34 +372,6 @@ public sealed class ChangeTable(Database database)
     }
 
     private static string Literal(string text) => "'" + text.Replace("'", "''", StringComparison.Ordinal) + "'";
-
-    private static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql, params (string Name, object Value)[] parameters)
-    {
-        var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            var parameter = command.CreateParameter();
-            parameter.ParameterName = name;
-            parameter.Value = value;
-            command.Parameters.Add(parameter);
-        }
-
-        return command;
-    }
-
-    private static async Task ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql, CancellationToken ct, params (string, object)[] parameters)
-    {
-        await using var command = Command(connection, transaction, sql, parameters);
-        await command.ExecuteNonQueryAsync(ct);
-    }
-
-    private static async Task<object?> ScalarAsync(DbConnection connection, DbTransaction? transaction, string sql, CancellationToken ct, params (string, object)[] parameters)
-    {
-        await using var command = Command(connection, transaction, sql, parameters);
-        return await command.ExecuteScalarAsync(ct);
-    }
 
     /// One server's hold on `_llana_changes`: it alone takes, stamps and deletes rows until disposed.
     public sealed class Reader : IAsyncDisposable

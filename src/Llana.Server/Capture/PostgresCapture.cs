@@ -62,7 +62,7 @@ internal sealed partial class PostgresCapture(
     public static async Task<string> DropAsync(Database database, LlanaOptions options, CancellationToken ct)
     {
         var slot = ("slot", options.RealtimeSlot);
-        var active = await ScalarAsync(database, "SELECT active FROM pg_replication_slots WHERE slot_name = @slot", ct, slot);
+        var active = await database.ScalarAsync("SELECT active FROM pg_replication_slots WHERE slot_name = @slot", ct, slot);
         if (active is true)
         {
             throw new StartupException($"replication slot {options.RealtimeSlot} is being read by a running server: stop every server using it first");
@@ -73,7 +73,7 @@ internal sealed partial class PostgresCapture(
             return $"No replication slot {options.RealtimeSlot}; nothing to drop";
         }
 
-        await ScalarAsync(database, $"SELECT pg_drop_replication_slot(@slot); DROP PUBLICATION IF EXISTS {database.Dialect.Quote(options.RealtimePublication)}", ct, slot);
+        await database.ScalarAsync($"SELECT pg_drop_replication_slot(@slot); DROP PUBLICATION IF EXISTS {database.Dialect.Quote(options.RealtimePublication)}", ct, slot);
 
         return $"Dropped replication slot {options.RealtimeSlot} and publication {options.RealtimePublication}";
     }
@@ -207,8 +207,7 @@ internal sealed partial class PostgresCapture(
     {
         try
         {
-            await ScalarAsync(
-                database, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = @slot AND NOT active", ct, ("slot", options.RealtimeSlot));
+            await database.ScalarAsync("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = @slot AND NOT active", ct, ("slot", options.RealtimeSlot));
         }
         catch (Exception e) when (e is DbException or OperationCanceledException)
         {
@@ -224,7 +223,7 @@ internal sealed partial class PostgresCapture(
             try
             {
                 await Task.Delay(TimeSpan.FromSeconds(3), ct);
-                var unpublished = await ScalarAsync(database, """
+                var unpublished = await database.ScalarAsync("""
                     SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                     WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND c.relname NOT IN (@log, @state, @changes)
                       AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)
@@ -252,7 +251,7 @@ internal sealed partial class PostgresCapture(
         {
             while (!ct.IsCancellationRequested)
             {
-                if (await ScalarAsync(database, "SELECT active_pid FROM pg_replication_slots WHERE slot_name = @slot", ct, ("slot", options.RealtimeSlot)) is int pid
+                if (await database.ScalarAsync("SELECT active_pid FROM pg_replication_slots WHERE slot_name = @slot", ct, ("slot", options.RealtimeSlot)) is int pid
                     && pid == processId)
                 {
                     Reading = true;
@@ -360,7 +359,7 @@ internal sealed partial class PostgresCapture(
 
     private async Task<PgOutputReplicationSlot> EnsureSlotAsync(LogicalReplicationConnection connection, CancellationToken ct)
     {
-        if (await ScalarAsync(database, "SELECT 1 FROM pg_replication_slots WHERE slot_name = @slot", ct, ("slot", options.RealtimeSlot)) is not null)
+        if (await database.ScalarAsync("SELECT 1 FROM pg_replication_slots WHERE slot_name = @slot", ct, ("slot", options.RealtimeSlot)) is not null)
         {
             return new PgOutputReplicationSlot(options.RealtimeSlot);
         }
@@ -384,20 +383,6 @@ internal sealed partial class PostgresCapture(
             // Another node created it first.
             return new PgOutputReplicationSlot(options.RealtimeSlot);
         }
-    }
-
-    /// One statement on a pooled connection; its first value (null when there is none).
-    private static async Task<object?> ScalarAsync(Database database, string sql, CancellationToken ct, params (string Name, object Value)[] parameters)
-    {
-        await using var connection = await database.Source.OpenConnectionAsync(ct);
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.Add(new NpgsqlParameter(name, value));
-        }
-
-        return await command.ExecuteScalarAsync(ct);
     }
 
     /// A relation of the stream: the catalog table it is (null when not exposed), and for each streamed column its

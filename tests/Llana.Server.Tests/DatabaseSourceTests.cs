@@ -1,59 +1,43 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Llana.Data;
-using Llana.Data.Demo;
 using Llana.Server.Capture;
 using Llana.Server.Tests.Infrastructure;
-using Llana.Testing;
 
 namespace Llana.Server.Tests;
 
 /// `REALTIME_SOURCE=database` on PostgreSQL (issue: change capture): writes made by any connection, not only through
 /// the API, reach socket.io clients once, in commit order, a transaction at a time.
-public sealed partial class DatabaseSourceTests : IAsyncLifetime
+public sealed partial class DatabaseSourceTests() : CaptureTests(DatabaseKind.Postgres)
 {
-    private TestDatabase _database = null!;
-
-    public async Task InitializeAsync()
-    {
-        _database = await TestDatabase.CreateAsync(DatabaseKind.Postgres);
-        await using var connection = await _database.OpenAsync();
-        await DemoDatabase.EnsureCreatedAsync(connection, DatabaseKind.Postgres, CancellationToken.None);
-    }
-
-    public Task DisposeAsync() => _database.DisposeAsync().AsTask();
-
     // Slots are named per PostgreSQL server, not per database: each test database gets its own.
-    private string Slot => "llana_" + NonName().Replace(_database.Name.ToLowerInvariant(), "_")[..Math.Min(40, _database.Name.Length)];
+    private string Slot => "llana_" + NonName().Replace(Database.Name.ToLowerInvariant(), "_")[..Math.Min(40, Database.Name.Length)];
 
     [GeneratedRegex("[^a-z0-9_]")]
     private static partial Regex NonName();
 
-    /// A server reading this test's slot, once it reads.
-    private async Task<LlanaServer> StartAsync(Dictionary<string, string?>? extra = null)
+    protected override IEnumerable<KeyValuePair<string, string?>> SourceSettings => [new("REALTIME_SLOT", Slot)];
+
+    /// Two nodes joined by Redis: A reads the stream, B stands by with a socket on `Customer`.
+    private async Task<TwoNodes> TwoNodesAsync()
     {
-        var server = await StartStandbyAsync(extra);
-        await Poll.UntilAsync(() => server.Get<ChangeCapture>().Reading, TimeSpan.FromSeconds(30), "the change stream was not read within 30 s");
-        return server;
+        var redis = new RedisProcess();
+        await redis.StartAsync();
+        var clustered = new Dictionary<string, string?>(redis.Settings);
+        var a = await StartAsync(clustered);
+        var b = await StartStandbyAsync(clustered);
+        return new TwoNodes(redis, a, b, await SubscribeAsync(b, "Customer"));
     }
 
-    /// A server on this test's slot, without waiting for it to read (another may hold the slot).
-    private Task<LlanaServer> StartStandbyAsync(Dictionary<string, string?>? extra = null)
+    private sealed record TwoNodes(RedisProcess Redis, LlanaServer A, LlanaServer B, NodeSubscriber OnB) : IAsyncDisposable
     {
-        var settings = new Dictionary<string, string?> { ["SKIP_AUTH"] = "true", ["REALTIME_SOURCE"] = "database", ["REALTIME_SLOT"] = Slot };
-        foreach (var (k, v) in extra ?? [])
+        public async ValueTask DisposeAsync()
         {
-            settings[k] = v;
+            await OnB.DisposeAsync();
+            await B.DisposeAsync();
+            await A.DisposeAsync();
+            await Redis.DisposeAsync();
         }
-
-        return LlanaServer.StartAsync(_database.Uri, settings);
-    }
-
-    private static async Task<NodeSubscriber> SubscribeAsync(LlanaServer server, string table)
-    {
-        var socket = NodeSubscriber.Start(server.Address, new { auth = new Dictionary<string, string> { ["x-llana-table"] = table } });
-        await socket.ConnectedAsync();
-        return socket;
     }
 
     /// What an operator does to drop a slot in use: cut its reader off, then drop it before the reader comes back.
@@ -62,10 +46,10 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
         var until = DateTime.UtcNow.AddSeconds(10);
         while (true)
         {
-            await _database.ExecuteAsync($"SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '{Slot}' AND active_pid IS NOT NULL");
+            await Database.ExecuteAsync($"SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '{Slot}' AND active_pid IS NOT NULL");
             try
             {
-                await _database.ExecuteAsync($"SELECT pg_drop_replication_slot('{Slot}')");
+                await Database.ExecuteAsync($"SELECT pg_drop_replication_slot('{Slot}')");
                 return;
             }
             catch (Npgsql.PostgresException e) when (e.SqlState == "55006" && DateTime.UtcNow < until)
@@ -77,7 +61,7 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
 
     private async Task<string> InsertAsync(string name)
     {
-        await using var connection = await _database.OpenAsync();
+        await using var connection = await Database.OpenAsync();
         await using var command = connection.CreateCommand();
         command.CommandText = $"INSERT INTO \"Customer\" (\"companyName\", \"userId\") VALUES ('{name}', 1) RETURNING \"custId\"";
         return Convert.ToString(await command.ExecuteScalarAsync(), CultureInfo.InvariantCulture)!;
@@ -95,7 +79,7 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
 
         // One transaction of three rows, then an update and a delete, all by another connection.
         string[] ids;
-        await using (var connection = await _database.OpenAsync())
+        await using (var connection = await Database.OpenAsync())
         {
             await using var transaction = await connection.BeginTransactionAsync();
             ids = new string[3];
@@ -110,8 +94,8 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
             await transaction.CommitAsync();
         }
 
-        await _database.ExecuteAsync($"UPDATE \"Customer\" SET \"city\" = 'Oslo' WHERE \"custId\" = {ids[0]}");
-        await _database.ExecuteAsync($"DELETE FROM \"Customer\" WHERE \"custId\" = {ids[1]}");
+        await Database.ExecuteAsync($"UPDATE \"Customer\" SET \"city\" = 'Oslo' WHERE \"custId\" = {ids[0]}");
+        await Database.ExecuteAsync($"DELETE FROM \"Customer\" WHERE \"custId\" = {ids[1]}");
 
         // Through the API: exactly once (the API does not publish it a second time).
         var created = await server.Http.Post("/Customer/", new { companyName = "Through the API", userId = 1 });
@@ -162,27 +146,13 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
     public async Task Captured_changes_are_judged_per_socket_like_api_writes()
     {
         await using var server = await StartAsync(new() { ["SKIP_AUTH"] = null, ["AUTH_LOGIN_RATE_LIMIT"] = "0" });
-        using var admin = server.Admin();
-
         // Users read their own customers only (a rule written through the API applies at once, from the stream or not).
-        Assert.Equal(201, (await admin.Post("/_llana_role/", new
-        {
-            custom = true,
-            table = "Customer",
-            identity_column = "userId",
-            role = "USER",
-            records = "NONE",
-            own_records = "READ",
-        })).Status);
-        await using var user = NodeSubscriber.Start(server.Address, new
-        {
-            auth = new Dictionary<string, string> { ["x-llana-table"] = "Customer", ["token"] = server.Token(2, AuthHelpers.UserEmail) },
-        });
-        await user.ConnectedAsync();
+        await server.OwnCustomersOnlyAsync("READ");
+        await using var user = await server.UserSocketAsync("Customer");
 
         string Insert(long owner) => $"INSERT INTO \"Customer\" (\"companyName\", \"userId\") VALUES ('Owned', {owner}) RETURNING \"custId\"";
-        var others = Convert.ToString(await _database.ScalarAsync(Insert(1)), CultureInfo.InvariantCulture);
-        var own = Convert.ToString(await _database.ScalarAsync(Insert(2)), CultureInfo.InvariantCulture);
+        var others = Convert.ToString(await Database.ScalarAsync(Insert(1)), CultureInfo.InvariantCulture);
+        var own = Convert.ToString(await Database.ScalarAsync(Insert(2)), CultureInfo.InvariantCulture);
         await user.EventAsync("Customer", p => p.GetProperty("custId").GetString() == own);
         Assert.DoesNotContain(user.Events, e => e.Payload.GetProperty("custId").GetString() == others);
     }
@@ -190,12 +160,8 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
     [Fact]
     public async Task In_a_cluster_the_reader_shares_captured_changes_with_the_other_nodes_once()
     {
-        await using var redis = new RedisProcess();
-        await redis.StartAsync();
-        var clustered = new Dictionary<string, string?>(redis.Settings);
-        await using var a = await StartAsync(clustered);
-        await using var b = await StartStandbyAsync(clustered);
-        await using var onB = await SubscribeAsync(b, "Customer");
+        await using var cluster = await TwoNodesAsync();
+        var (a, b, onB) = (cluster.A, cluster.B, cluster.OnB);
 
         var outside = await InsertAsync("Read by A, seen on B");
         var viaB = (await b.Http.Post("/Customer/", new { companyName = "Written through B", userId = 1 })).Json.GetProperty("custId").GetInt64().ToString(CultureInfo.InvariantCulture);
@@ -208,12 +174,8 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
     [Fact]
     public async Task A_stream_read_again_after_its_reader_was_cut_off_delivers_nothing_twice()
     {
-        await using var redis = new RedisProcess();
-        await redis.StartAsync();
-        var clustered = new Dictionary<string, string?>(redis.Settings);
-        await using var a = await StartAsync(clustered);
-        await using var b = await StartStandbyAsync(clustered);
-        await using var onB = await SubscribeAsync(b, "Customer");
+        await using var cluster = await TwoNodesAsync();
+        var (a, b, onB) = (cluster.A, cluster.B, cluster.OnB);
 
         // Twenty transactions in a burst: the reader confirms at most every 100 ms, so most are not confirmed when its
         // connection is killed. Whichever node reads next gets them again and must recognise them.
@@ -224,9 +186,9 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
         }
 
         await onB.EventAsync("Customer", p => p.GetProperty("custId").GetString() == ids[^1]);
-        await _database.ExecuteAsync($"SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '{Slot}'");
+        await Database.ExecuteAsync($"SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '{Slot}'");
         await Poll.UntilAsync(
-            async () => (a.Get<ChangeCapture>().Reading || b.Get<ChangeCapture>().Reading) && Convert.ToInt64(await _database.ScalarAsync(
+            async () => (a.Get<ChangeCapture>().Reading || b.Get<ChangeCapture>().Reading) && Convert.ToInt64(await Database.ScalarAsync(
                 $"SELECT COUNT(*) FROM pg_replication_slots WHERE slot_name = '{Slot}' AND active"), CultureInfo.InvariantCulture) > 0,
             TimeSpan.FromSeconds(30), "no node read the stream again within 30 s");
 
@@ -259,9 +221,9 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
             await probe.WaitForAsync(c => c.Id == ids[^1]);
         }
 
-        await _database.ExecuteAsync($"SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '{Slot}'");
+        await Database.ExecuteAsync($"SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '{Slot}'");
         await Poll.UntilAsync(
-            async () => Convert.ToInt64(await _database.ScalarAsync($"SELECT COUNT(*) FROM pg_replication_slots WHERE slot_name = '{Slot}' AND active"), CultureInfo.InvariantCulture) > 0,
+            async () => Convert.ToInt64(await Database.ScalarAsync($"SELECT COUNT(*) FROM pg_replication_slots WHERE slot_name = '{Slot}' AND active"), CultureInfo.InvariantCulture) > 0,
             TimeSpan.FromSeconds(30), "the stream was not read again within 30 s");
         ids.Add(await InsertAsync("Sentinel"));
         await receiver.WaitAsync("/stream", got => got.Any(r => r.Json.GetProperty("custId").GetString() == ids[^1]));
@@ -279,9 +241,9 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
         await using var a = await StartAsync(new Dictionary<string, string?>(redis.Settings));
         using var onA = new FeedProbe(a);
 
-        async Task<ulong> ConfirmedAsync() => Convert.ToUInt64(await _database.ScalarAsync(
+        async Task<ulong> ConfirmedAsync() => Convert.ToUInt64(await Database.ScalarAsync(
             $"SELECT confirmed_flush_lsn - '0/0'::pg_lsn FROM pg_replication_slots WHERE slot_name = '{Slot}'"), CultureInfo.InvariantCulture);
-        async Task<ulong> CurrentAsync() => Convert.ToUInt64(await _database.ScalarAsync("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"), CultureInfo.InvariantCulture);
+        async Task<ulong> CurrentAsync() => Convert.ToUInt64(await Database.ScalarAsync("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"), CultureInfo.InvariantCulture);
         Task ConfirmedPastAsync(ulong lsn) => Poll.UntilAsync(async () => await ConfirmedAsync() >= lsn, TimeSpan.FromSeconds(30), "not confirmed within 30 s");
 
         var first = await InsertAsync("Shared");
@@ -306,21 +268,21 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
     public async Task A_table_created_while_running_streams_and_one_without_a_key_stays_writable()
     {
         await using var server = await StartAsync();
-        await _database.ExecuteAsync("CREATE TABLE \"Gadget\" (\"gadgetId\" SERIAL PRIMARY KEY, \"name\" TEXT)");
-        await _database.ExecuteAsync("CREATE TABLE \"Keyless\" (\"name\" TEXT)");
+        await Database.ExecuteAsync("CREATE TABLE \"Gadget\" (\"gadgetId\" SERIAL PRIMARY KEY, \"name\" TEXT)");
+        await Database.ExecuteAsync("CREATE TABLE \"Keyless\" (\"name\" TEXT)");
         await Poll.UntilAsync(
-            async () => Convert.ToInt64(await _database.ScalarAsync("SELECT COUNT(*) FROM pg_publication_tables WHERE tablename = 'Gadget'"), CultureInfo.InvariantCulture) > 0,
+            async () => Convert.ToInt64(await Database.ScalarAsync("SELECT COUNT(*) FROM pg_publication_tables WHERE tablename = 'Gadget'"), CultureInfo.InvariantCulture) > 0,
             TimeSpan.FromSeconds(30), "Gadget did not join the publication within 30 s");
 
         await using var socket = await SubscribeAsync(server, "Gadget");
-        var id = Convert.ToString(await _database.ScalarAsync("INSERT INTO \"Gadget\" (\"name\") VALUES ('new') RETURNING \"gadgetId\""), CultureInfo.InvariantCulture);
+        var id = Convert.ToString(await Database.ScalarAsync("INSERT INTO \"Gadget\" (\"name\") VALUES ('new') RETURNING \"gadgetId\""), CultureInfo.InvariantCulture);
         await socket.EventAsync("Gadget", p => p.GetProperty("gadgetId").GetString() == id);
 
         // Publishing a table without a key would make PostgreSQL refuse its updates and deletes.
-        await _database.ExecuteAsync("INSERT INTO \"Keyless\" VALUES ('a')");
-        await _database.ExecuteAsync("UPDATE \"Keyless\" SET \"name\" = 'b'");
-        await _database.ExecuteAsync("DELETE FROM \"Keyless\"");
-        Assert.Equal(0L, Convert.ToInt64(await _database.ScalarAsync("SELECT COUNT(*) FROM pg_publication_tables WHERE tablename = 'Keyless'"), CultureInfo.InvariantCulture));
+        await Database.ExecuteAsync("INSERT INTO \"Keyless\" VALUES ('a')");
+        await Database.ExecuteAsync("UPDATE \"Keyless\" SET \"name\" = 'b'");
+        await Database.ExecuteAsync("DELETE FROM \"Keyless\"");
+        Assert.Equal(0L, Convert.ToInt64(await Database.ScalarAsync("SELECT COUNT(*) FROM pg_publication_tables WHERE tablename = 'Keyless'"), CultureInfo.InvariantCulture));
     }
 
     [Fact]
@@ -328,7 +290,7 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
     {
         await using var server = await StartAsync();
         await using var socket = await SubscribeAsync(server, "Customer");
-        await _database.ExecuteAsync("INSERT INTO \"Customer\" (\"companyName\", \"userId\") SELECT 'Bulk ' || g, 1 FROM generate_series(1, 100000) g");
+        await Database.ExecuteAsync("INSERT INTO \"Customer\" (\"companyName\", \"userId\") SELECT 'Bulk ' || g, 1 FROM generate_series(1, 100000) g");
         var sentinel = await InsertAsync("After the bulk");
 
         // Every row then the sentinel, or (the socket fell out of the log's window) a disconnect by the server, which
@@ -351,8 +313,8 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
     [Fact]
     public async Task The_slot_is_dropped_on_request_once_no_server_reads_it()
     {
-        var settings = new Dictionary<string, string?> { ["DATABASE_URI"] = _database.Uri, ["REALTIME_SLOT"] = Slot };
-        async Task<long> SlotsAsync() => Convert.ToInt64(await _database.ScalarAsync($"SELECT COUNT(*) FROM pg_replication_slots WHERE slot_name = '{Slot}'"), CultureInfo.InvariantCulture);
+        var settings = new Dictionary<string, string?> { ["DATABASE_URI"] = Database.Uri, ["REALTIME_SLOT"] = Slot };
+        async Task<long> SlotsAsync() => Convert.ToInt64(await Database.ScalarAsync($"SELECT COUNT(*) FROM pg_replication_slots WHERE slot_name = '{Slot}'"), CultureInfo.InvariantCulture);
         await using (var server = await StartAsync())
         {
             var refused = new StringWriter();
@@ -365,7 +327,7 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
         Assert.Equal(0, await LlanaHost.DropRealtimeCaptureAsync(settings, output, TextWriter.Null));
         Assert.Contains($"Dropped replication slot {Slot} and publication llana", output.ToString(), StringComparison.Ordinal);
         Assert.Equal(0, await SlotsAsync());
-        Assert.Equal(0L, Convert.ToInt64(await _database.ScalarAsync("SELECT COUNT(*) FROM pg_publication WHERE pubname = 'llana'"), CultureInfo.InvariantCulture));
+        Assert.Equal(0L, Convert.ToInt64(await Database.ScalarAsync("SELECT COUNT(*) FROM pg_publication WHERE pubname = 'llana'"), CultureInfo.InvariantCulture));
     }
 
     [Fact]
@@ -392,12 +354,8 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
     [Fact]
     public async Task In_a_cluster_a_dropped_slot_makes_every_nodes_sockets_refetch()
     {
-        await using var redis = new RedisProcess();
-        await redis.StartAsync();
-        var clustered = new Dictionary<string, string?>(redis.Settings);
-        await using var a = await StartAsync(clustered);
-        await using var b = await StartStandbyAsync(clustered);
-        await using var onB = await SubscribeAsync(b, "Customer");
+        await using var cluster = await TwoNodesAsync();
+        var (a, b, onB) = (cluster.A, cluster.B, cluster.OnB);
         var before = await InsertAsync("Before the drop");
         await onB.EventAsync("Customer", p => p.GetProperty("custId").GetString() == before);
 
@@ -416,7 +374,7 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
         var before = await InsertAsync("Before the drop");
         await socket.EventAsync("Customer", p => p.GetProperty("custId").GetString() == before);
 
-        await _database.ExecuteAsync("DROP PUBLICATION llana");
+        await Database.ExecuteAsync("DROP PUBLICATION llana");
         await InsertAsync("While there is no publication");
         var disconnect = await socket.WaitForAsync(l => NodeSubscriber.Is(l, "disconnect"), "a disconnect", TimeSpan.FromSeconds(30));
         Assert.Equal("io server disconnect", disconnect.GetProperty("reason").GetString());
@@ -429,21 +387,21 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
     [Fact]
     public async Task A_row_over_1_MB_and_an_update_that_leaves_it_untouched_arrive()
     {
-        await _database.ExecuteAsync("CREATE TABLE \"Document\" (\"documentId\" SERIAL PRIMARY KEY, \"title\" TEXT, \"body\" TEXT)");
+        await Database.ExecuteAsync("CREATE TABLE \"Document\" (\"documentId\" SERIAL PRIMARY KEY, \"title\" TEXT, \"body\" TEXT)");
         await using var server = await StartAsync();
         await using var ids = NodeSubscriber.Start(server.Address, new { auth = new Dictionary<string, string> { ["x-llana-table"] = "Document" } });
         await using var rows = NodeSubscriber.Start(server.Address, new { auth = new Dictionary<string, object> { ["x-llana-table"] = "Document", ["x-llana-rows"] = true } });
         await ids.ConnectedAsync();
         await rows.ConnectedAsync();
 
-        var id = Convert.ToString(await _database.ScalarAsync(
+        var id = Convert.ToString(await Database.ScalarAsync(
             "INSERT INTO \"Document\" (\"title\", \"body\") VALUES ('big', repeat(md5(random()::text), 40000)) RETURNING \"documentId\""), CultureInfo.InvariantCulture);
         await ids.EventAsync("Document", p => p.GetProperty("documentId").GetString() == id);
         var inserted = await rows.EventAsync("Document", p => p.GetProperty("documentId").GetString() == id);
         Assert.Equal(1_280_000, inserted.GetProperty("row").GetProperty("body").GetString()!.Length);
 
         // The large value is stored out of line and not in the stream when an update leaves it alone.
-        await _database.ExecuteAsync($"UPDATE \"Document\" SET \"title\" = 'renamed' WHERE \"documentId\" = {id}");
+        await Database.ExecuteAsync($"UPDATE \"Document\" SET \"title\" = 'renamed' WHERE \"documentId\" = {id}");
         await ids.EventAsync("Document", p => p.GetProperty("type").GetString() == "UPDATE");
         var updated = await rows.EventAsync("Document", p => p.GetProperty("type").GetString() == "UPDATE");
         Assert.False(updated.TryGetProperty("row", out _), "a row whose large value is unknown must not be sent with it as null");
@@ -457,7 +415,7 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
         await redis.StartAsync();
         using var reader = await ServerProcess.StartAsync(new Dictionary<string, string>
         {
-            ["DATABASE_URI"] = _database.Uri,
+            ["DATABASE_URI"] = Database.Uri,
             ["SKIP_AUTH"] = "true",
             ["REALTIME_SOURCE"] = "database",
             ["REALTIME_SLOT"] = Slot,
@@ -465,7 +423,7 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
             ["REDIS_PORT"] = redis.Settings["REDIS_PORT"]!,
         });
         await Poll.UntilAsync(
-            async () => Convert.ToInt64(await _database.ScalarAsync($"SELECT COUNT(*) FROM pg_replication_slots WHERE slot_name = '{Slot}' AND active"), CultureInfo.InvariantCulture) > 0,
+            async () => Convert.ToInt64(await Database.ScalarAsync($"SELECT COUNT(*) FROM pg_replication_slots WHERE slot_name = '{Slot}' AND active"), CultureInfo.InvariantCulture) > 0,
             TimeSpan.FromSeconds(30), "the process did not read the stream");
         await using var standby = await StartStandbyAsync(new Dictionary<string, string?>(redis.Settings));
         await using var socket = await SubscribeAsync(standby, "Customer");
@@ -498,16 +456,16 @@ public sealed partial class DatabaseSourceTests : IAsyncLifetime
     public async Task Start_up_names_the_fix_when_the_role_may_not_replicate()
     {
         var role = "llana_norepl_" + Guid.NewGuid().ToString("N")[..8];
-        await _database.ExecuteAsync($"CREATE ROLE {role} LOGIN PASSWORD 'pw' NOREPLICATION");
+        await Database.ExecuteAsync($"CREATE ROLE {role} LOGIN PASSWORD 'pw' NOREPLICATION");
         try
         {
-            var uri = new UriBuilder(_database.Uri) { UserName = role, Password = "pw" }.Uri.ToString();
+            var uri = new UriBuilder(Database.Uri) { UserName = role, Password = "pw" }.Uri.ToString();
             var e = await Assert.ThrowsAsync<StartupException>(() => LlanaServer.StartAsync(uri, new Dictionary<string, string?> { ["SKIP_AUTH"] = "true", ["REALTIME_SOURCE"] = "database" }));
             Assert.Contains($"ALTER ROLE \"{role}\" REPLICATION", e.Message, StringComparison.Ordinal);
         }
         finally
         {
-            await _database.ExecuteAsync($"DROP ROLE {role}");
+            await Database.ExecuteAsync($"DROP ROLE {role}");
         }
     }
 }

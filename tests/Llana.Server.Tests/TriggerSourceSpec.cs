@@ -1,10 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using Llana.Data;
-using Llana.Data.Demo;
 using Llana.Server.Capture;
 using Llana.Server.Tests.Infrastructure;
-using Llana.Testing;
 using Microsoft.Data.Sqlite;
 using MySqlConnector;
 
@@ -13,49 +11,13 @@ namespace Llana.Server.Tests;
 /// `REALTIME_SOURCE=database` on MySQL/MariaDB and SQLite (issue: change capture): triggers feed `_llana_changes`, one
 /// node reads it, and writes made by any connection (the databases' own command-line clients here) reach socket.io
 /// clients once, in order.
-public abstract class TriggerSourceSpec(DatabaseKind kind) : IAsyncLifetime
+public abstract class TriggerSourceSpec(DatabaseKind kind) : CaptureTests(kind)
 {
-    protected TestDatabase Database { get; private set; } = null!;
-
-    public async Task InitializeAsync()
-    {
-        Database = await TestDatabase.CreateAsync(kind);
-        await using var connection = await Database.OpenAsync();
-        await DemoDatabase.EnsureCreatedAsync(connection, kind, CancellationToken.None);
-    }
-
-    public Task DisposeAsync() => Database.DisposeAsync().AsTask();
-
-    protected async Task<LlanaServer> StartAsync(Dictionary<string, string?>? extra = null)
-    {
-        var server = await StartStandbyAsync(extra);
-        await Poll.UntilAsync(() => server.Get<ChangeCapture>().Reading, TimeSpan.FromSeconds(30), "the change table was not read within 30 s");
-        return server;
-    }
-
-    protected Task<LlanaServer> StartStandbyAsync(Dictionary<string, string?>? extra = null)
-    {
-        var settings = new Dictionary<string, string?> { ["SKIP_AUTH"] = "true", ["REALTIME_SOURCE"] = "database" };
-        foreach (var (k, v) in extra ?? [])
-        {
-            settings[k] = v;
-        }
-
-        return LlanaServer.StartAsync(Database.Uri, settings);
-    }
-
-    protected static async Task<NodeSubscriber> SubscribeAsync(LlanaServer server, string table, bool rows = false)
-    {
-        var socket = NodeSubscriber.Start(server.Address, new { auth = new Dictionary<string, object> { ["x-llana-table"] = table, ["x-llana-rows"] = rows } });
-        await socket.ConnectedAsync();
-        return socket;
-    }
-
     /// Runs SQL with the database's own command-line client (`sqlite3`, `mariadb`): a writer the server knows nothing of.
     protected async Task<string> ClientAsync(string sql)
     {
         ProcessStartInfo start;
-        if (kind == DatabaseKind.Sqlite)
+        if (Kind == DatabaseKind.Sqlite)
         {
             start = new ProcessStartInfo("sqlite3", ["-cmd", ".timeout 10000", new SqliteConnectionStringBuilder(Database.ConnectionString).DataSource, sql]);
         }
@@ -129,21 +91,8 @@ public abstract class TriggerSourceSpec(DatabaseKind kind) : IAsyncLifetime
     public async Task A_delete_is_judged_by_own_records_on_the_row_it_removed()
     {
         await using var server = await StartAsync(new() { ["SKIP_AUTH"] = null, ["AUTH_LOGIN_RATE_LIMIT"] = "0" });
-        using var admin = server.Admin();
-        Assert.Equal(201, (await admin.Post("/_llana_role/", new
-        {
-            custom = true,
-            table = "Customer",
-            identity_column = "userId",
-            role = "USER",
-            records = "NONE",
-            own_records = "READ",
-        })).Status);
-        await using var user = NodeSubscriber.Start(server.Address, new
-        {
-            auth = new Dictionary<string, string> { ["x-llana-table"] = "Customer", ["token"] = server.Token(2, AuthHelpers.UserEmail) },
-        });
-        await user.ConnectedAsync();
+        await server.OwnCustomersOnlyAsync("READ");
+        await using var user = await server.UserSocketAsync("Customer");
 
         var others = Convert.ToString(await Database.ScalarAsync("INSERT INTO Customer (companyName, userId) VALUES ('Not yours', 1) RETURNING custId"), CultureInfo.InvariantCulture);
         var own = Convert.ToString(await Database.ScalarAsync("INSERT INTO Customer (companyName, userId) VALUES ('Yours', 2) RETURNING custId"), CultureInfo.InvariantCulture);
@@ -214,7 +163,7 @@ public abstract class TriggerSourceSpec(DatabaseKind kind) : IAsyncLifetime
         await using var server = await StartAsync();
         await using var socket = await SubscribeAsync(server, "Customer");
         var series = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)";
-        await Database.ExecuteAsync(kind == DatabaseKind.Sqlite
+        await Database.ExecuteAsync(Kind == DatabaseKind.Sqlite
             ? $"{series} INSERT INTO Customer (companyName, userId) SELECT 'Bulk ' || i, 1 FROM n"
             : $"SET SESSION max_recursive_iterations = 1000000; INSERT INTO Customer (companyName, userId) {series} SELECT CONCAT('Bulk ', i), 1 FROM n");
         var sentinel = await InsertAsync("After the bulk");
@@ -235,7 +184,7 @@ public abstract class TriggerSourceSpec(DatabaseKind kind) : IAsyncLifetime
 
         // Then a row of 1.28 MB, whole, to a socket that asked for rows.
         await using var documents = await SubscribeAsync(server, "Document", rows: true);
-        await Database.ExecuteAsync($"INSERT INTO Document (documentId, body) VALUES (1, {(kind == DatabaseKind.Sqlite ? "printf('%.1280000c', 'x')" : "REPEAT('x', 1280000)")})");
+        await Database.ExecuteAsync($"INSERT INTO Document (documentId, body) VALUES (1, {(Kind == DatabaseKind.Sqlite ? "printf('%.1280000c', 'x')" : "REPEAT('x', 1280000)")})");
         var document = await documents.EventAsync("Document");
         Assert.Equal(1_280_000, document.GetProperty("row").GetProperty("body").GetString()!.Length);
     }
@@ -318,7 +267,7 @@ public abstract class TriggerSourceSpec(DatabaseKind kind) : IAsyncLifetime
         Assert.Equal(0, await LlanaHost.DropRealtimeCaptureAsync(settings, output, TextWriter.Null));
         Assert.Matches("^Dropped [1-9][0-9]* change trigger", output.ToString());
         await InsertAsync("Written with no triggers left");
-        var tables = kind == DatabaseKind.Sqlite
+        var tables = Kind == DatabaseKind.Sqlite
             ? "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('_llana_changes', '_llana_capture') OR name LIKE '\\_llana\\_ins\\_%' ESCAPE '\\'"
             : "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('_llana_changes', '_llana_capture')";
         Assert.Equal(0L, Convert.ToInt64(await Database.ScalarAsync(tables), CultureInfo.InvariantCulture));

@@ -103,15 +103,7 @@ public abstract class WebhookSpec(WebhookDemo fixture)
 
         // Users may read and write their own customers only: the user's webhook is judged on each row (the same rule twice
         // is harmless: each test of the class adds it).
-        Assert.Equal(201, (await admin.Post("/_llana_role/", new
-        {
-            custom = true,
-            table = "Customer",
-            identity_column = "userId",
-            role = "USER",
-            records = "NONE",
-            own_records = "WRITE",
-        })).Status);
+        await Server.OwnCustomersOnlyAsync("WRITE");
         var path = "/ok/" + Unique();
         await CreateWebhookAsync(admin, receiver.Url + path + "/user", new { user_identifier = "2" });
         await CreateWebhookAsync(admin, receiver.Url + path + "/global");

@@ -22,6 +22,31 @@ public static class AuthHelpers
 
     public static HttpClient User(this LlanaServer server) => server.Client(server.Token(2, UserEmail));
 
+    /// The demo's USER may do `ownRecords` (READ, WRITE, DELETE) on the customers whose `userId` is theirs only: a custom
+    /// rule, written through the API by the admin (so it applies at once).
+    public static async Task OwnCustomersOnlyAsync(this LlanaServer server, string ownRecords)
+    {
+        using var admin = server.Admin();
+        var created = await admin.Post("/_llana_role/", new
+        {
+            custom = true,
+            table = "Customer",
+            identity_column = "userId",
+            role = "USER",
+            records = "NONE",
+            own_records = ownRecords,
+        });
+        Assert.Equal(201, created.Status);
+    }
+
+    /// A connected socket.io client of the demo's USER (id 2) on <paramref name="table"/>.
+    public static async Task<NodeSubscriber> UserSocketAsync(this LlanaServer server, string table)
+    {
+        var socket = NodeSubscriber.Start(server.Address, new { auth = new Dictionary<string, string> { ["x-llana-table"] = table, ["token"] = server.Token(2, UserEmail) } });
+        await socket.ConnectedAsync();
+        return socket;
+    }
+
     public static string Base64Url(string json) => Base64Url(Encoding.UTF8.GetBytes(json));
 
     public static string Base64Url(byte[] data) => Convert.ToBase64String(data).TrimEnd('=').Replace('+', '-').Replace('/', '_');

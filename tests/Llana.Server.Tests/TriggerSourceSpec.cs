@@ -38,8 +38,28 @@ public abstract class TriggerSourceSpec(DatabaseKind kind) : CaptureTests(kind)
     }
 
     /// Inserts a customer on a connection of the test's own and returns its id.
-    protected async Task<string> InsertAsync(string name) =>
+    protected override async Task<string> InsertAsync(string name) =>
         Convert.ToString(await Database.ScalarAsync($"INSERT INTO Customer (companyName, userId) VALUES ('{name.Replace("'", "''", StringComparison.Ordinal)}', 1) RETURNING custId"), CultureInfo.InvariantCulture)!;
+
+    // MySQL: the reader's named lock; SQLite: its lock file (taken here for an instant when free).
+    protected override async Task<bool> ReaderHeldAsync()
+    {
+        if (Kind == DatabaseKind.MySql)
+        {
+            return await Database.ScalarAsync("SELECT IS_USED_LOCK(LEFT(CONCAT('llana_capture:', DATABASE()), 64))") is not (null or DBNull);
+        }
+
+        try
+        {
+            await using var probe = new FileStream(
+                new SqliteConnectionStringBuilder(Database.ConnectionString).DataSource + "-llana-capture.lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            return false;
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+    }
 
     protected static List<(string? Type, string? Id)> Events(NodeSubscriber socket) =>
         socket.Events.Where(e => e.Name == "Customer").Select(e => (e.Payload.GetProperty("type").GetString(), e.Payload.GetProperty("custId").GetString())).ToList();
@@ -273,44 +293,6 @@ public abstract class TriggerSourceSpec(DatabaseKind kind) : CaptureTests(kind)
         Assert.Equal(0L, Convert.ToInt64(await Database.ScalarAsync(tables), CultureInfo.InvariantCulture));
     }
 
-    [Fact]
-    public async Task The_reader_process_killed_under_writes_loses_and_repeats_nothing_on_the_other_node()
-    {
-        await using var redis = new RedisProcess();
-        await redis.StartAsync();
-        using var reader = await ServerProcess.StartAsync(new Dictionary<string, string>
-        {
-            ["DATABASE_URI"] = Database.Uri,
-            ["SKIP_AUTH"] = "true",
-            ["REALTIME_SOURCE"] = "database",
-            ["REDIS_HOST"] = redis.Settings["REDIS_HOST"]!,
-            ["REDIS_PORT"] = redis.Settings["REDIS_PORT"]!,
-        });
-        await using var standby = await StartStandbyAsync(new Dictionary<string, string?>(redis.Settings));
-        await using var socket = await SubscribeAsync(standby, "Customer");
-        Assert.False(standby.Get<ChangeCapture>().Reading);
-
-        using var stop = new CancellationTokenSource();
-        var ids = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        var writer = Task.Run(async () =>
-        {
-            while (!stop.IsCancellationRequested)
-            {
-                ids.Enqueue(await InsertAsync("Under writes"));
-                await Task.Delay(5);
-            }
-        });
-        await Poll.UntilAsync(() => ids.Count >= 50, TimeSpan.FromSeconds(30), "the writer did not get going");
-        await reader.KillAsync();
-        await Poll.UntilAsync(() => standby.Get<ChangeCapture>().Reading, TimeSpan.FromSeconds(30), "the standby did not take over");
-        await Poll.UntilAsync(() => ids.Count >= 150, TimeSpan.FromSeconds(30), "the writer stalled");
-        await stop.CancelAsync();
-        await writer;
-
-        var sentinel = await InsertAsync("Sentinel");
-        await socket.EventAsync("Customer", p => p.GetProperty("custId").GetString() == sentinel);
-        Assert.Equal([.. ids, sentinel], Events(socket).Select(e => e.Id));
-    }
 }
 
 public sealed class SqliteTriggerSourceSpec() : TriggerSourceSpec(DatabaseKind.Sqlite);

@@ -45,6 +45,59 @@ public abstract class CaptureTests(DatabaseKind kind) : IAsyncLifetime
         return LlanaServer.StartAsync(Database.Uri, settings);
     }
 
+    /// Inserts a customer on a connection of the test's own (outside the API) and returns its id.
+    protected abstract Task<string> InsertAsync(string name);
+
+    /// Whether some process reads this test's changes now.
+    protected abstract Task<bool> ReaderHeldAsync();
+
+    [Fact]
+    public async Task The_reader_process_killed_under_writes_loses_and_repeats_nothing_on_the_other_node()
+    {
+        await using var redis = new RedisProcess();
+        await redis.StartAsync();
+        var environment = new Dictionary<string, string>
+        {
+            ["DATABASE_URI"] = Database.Uri,
+            ["SKIP_AUTH"] = "true",
+            ["REALTIME_SOURCE"] = "database",
+            ["REDIS_HOST"] = redis.Settings["REDIS_HOST"]!,
+            ["REDIS_PORT"] = redis.Settings["REDIS_PORT"]!,
+        };
+        foreach (var (k, v) in SourceSettings)
+        {
+            environment[k] = v!;
+        }
+
+        using var reader = await ServerProcess.StartAsync(environment);
+        await Poll.UntilAsync(ReaderHeldAsync, TimeSpan.FromSeconds(30), "the process did not read the changes");
+        await using var standby = await StartStandbyAsync(new Dictionary<string, string?>(redis.Settings));
+        await using var socket = await SubscribeAsync(standby, "Customer");
+        Assert.False(standby.Get<ChangeCapture>().Reading);
+
+        // Writes from outside the API keep coming while the reader is killed; the standby takes over.
+        using var stop = new CancellationTokenSource();
+        var ids = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var writer = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                ids.Enqueue(await InsertAsync("Under writes"));
+                await Task.Delay(5);
+            }
+        });
+        await Poll.UntilAsync(() => ids.Count >= 50, TimeSpan.FromSeconds(30), "the writer did not get going");
+        await reader.KillAsync();
+        await Poll.UntilAsync(() => standby.Get<ChangeCapture>().Reading, TimeSpan.FromSeconds(30), "the standby did not take over");
+        await Poll.UntilAsync(() => ids.Count >= 150, TimeSpan.FromSeconds(30), "the writer stalled");
+        await stop.CancelAsync();
+        await writer;
+
+        var sentinel = await InsertAsync("Sentinel");
+        await socket.EventAsync("Customer", p => p.GetProperty("custId").GetString() == sentinel);
+        Assert.Equal([.. ids, sentinel], socket.Events.Where(e => e.Name == "Customer").Select(e => e.Payload.GetProperty("custId").GetString()));
+    }
+
     protected static async Task<NodeSubscriber> SubscribeAsync(LlanaServer server, string table, bool rows = false)
     {
         var socket = NodeSubscriber.Start(server.Address, new { auth = new Dictionary<string, object> { ["x-llana-table"] = table, ["x-llana-rows"] = rows } });

@@ -184,6 +184,38 @@ public sealed class WebhookDeliveryTests
         }
     }
 
+    /// A node that stops lets the attempt under way finish and records it: handed back unrecorded, the next start
+    /// would send the receiver a change it already has.
+    [Fact]
+    public async Task A_node_that_stops_mid_attempt_finishes_and_records_it_and_the_next_start_does_not_send_it_again()
+    {
+        var db = await CreateDatabaseAsync();
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var settings = new Dictionary<string, string?> { ["SKIP_AUTH"] = "true", ["WEBHOOK_POLL_INTERVAL"] = "100ms" };
+        var path = "/slow/1000/" + Unique();
+        try
+        {
+            await using (var server = await LlanaServer.StartAsync(db.Uri, settings))
+            {
+                Assert.Equal(201, (await server.Http.Post("/webhook/", new { url = receiver.Url + path, table = "Customer" })).Status);
+                Assert.Equal(201, (await server.Http.Post("/Customer/", new { companyName = "Stopping", userId = 1 })).Status);
+                await receiver.WaitAsync(path, r => r.Count >= 1);
+            }
+
+            Assert.Equal(1L, Convert.ToInt64(await db.ScalarAsync("SELECT COUNT(*) FROM \"_llana_webhook_log\" WHERE \"delivered\" = 1"), CultureInfo.InvariantCulture));
+            await using (await LlanaServer.StartAsync(db.Uri, settings))
+            {
+                await Task.Delay(1000);
+            }
+
+            Assert.Single(receiver.To(path));
+        }
+        finally
+        {
+            await db.DisposeAsync();
+        }
+    }
+
     [Fact]
     public async Task A_receiver_that_hangs_does_not_hold_up_the_others()
     {

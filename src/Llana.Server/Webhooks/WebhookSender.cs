@@ -62,12 +62,16 @@ internal sealed class WebhookSender : IDisposable
 
     /// Sends <paramref name="delivery"/> until it is delivered, fails for good or runs out of attempts.
     /// <paramref name="onRetry"/> sees each failed attempt that will be retried (its number, outcome, and the wait).
+    /// <paramref name="stopping"/> ends a wait (for a free slot or a retry) at once, but an attempt under way is given
+    /// up to <see cref="StopGrace"/> to finish: cancelled mid-request, the receiver may have acted on it and would get it
+    /// again from the next node.
     public async Task<(AttemptOutcome Outcome, int Attempt)> SendAsync(
-        QueuedDelivery delivery, string method, byte[] body, Func<int, AttemptOutcome, TimeSpan, ValueTask> onRetry, CancellationToken ct)
+        QueuedDelivery delivery, string method, byte[] body, Func<int, AttemptOutcome, TimeSpan, ValueTask> onRetry, CancellationToken stopping)
     {
         var first = Math.Clamp(delivery.Attempt, 1, _options.MaxAttempts);
         var attempt = first;
-        var context = ResilienceContextPool.Shared.Get(ct);
+        using var drain = new Drain(stopping);
+        var context = ResilienceContextPool.Shared.Get(drain.Token);
         context.Properties.Set(OnRetryKey, async (index, outcome, delay) =>
         {
             attempt = first + index + 1;
@@ -76,8 +80,8 @@ internal sealed class WebhookSender : IDisposable
         try
         {
             var outcome = await _pipelines[_options.MaxAttempts - first].ExecuteAsync(
-                static (ctx, state) => state.Sender.AttemptAsync(state.Delivery, state.Method, state.Body, ctx.CancellationToken),
-                context, (Sender: this, Delivery: delivery, Method: method, Body: body));
+                static (ctx, state) => state.Drain.AttemptAsync(state.Sender, state.Delivery, state.Method, state.Body, ctx.CancellationToken),
+                context, (Sender: this, Delivery: delivery, Method: method, Body: body, Drain: drain));
             return (outcome, attempt);
         }
         catch (TimeoutRejectedException)
@@ -87,6 +91,76 @@ internal sealed class WebhookSender : IDisposable
         finally
         {
             ResilienceContextPool.Shared.Return(context);
+        }
+    }
+
+    /// The token a delivery's waits and attempts run under: cancelled when the node stops, or, while an attempt is under
+    /// way, when it ends or <see cref="StopGrace"/> has passed; no attempt starts once the node is stopping.
+    /// How long a stopping node waits for an attempt under way. Receivers answer in milliseconds; one that hangs is
+    /// cancelled after this and its row handed back, so a stop never takes `WEBHOOK_TIMEOUT`. On the real clock: it
+    /// bounds a shutdown, not a delivery.
+    public static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(5);
+
+    private sealed class Drain : IDisposable
+    {
+        private readonly CancellationTokenSource _cancel = new();
+        private readonly CancellationToken _stopping;
+        private readonly CancellationTokenRegistration _onStop;
+        private readonly Lock _lock = new();
+        private bool _attempting;
+
+        public Drain(CancellationToken stopping)
+        {
+            _stopping = stopping;
+            _onStop = stopping.Register(CancelIfIdle);
+        }
+
+        public CancellationToken Token => _cancel.Token;
+
+        public async ValueTask<AttemptOutcome> AttemptAsync(WebhookSender sender, QueuedDelivery delivery, string method, byte[] body, CancellationToken ct)
+        {
+            lock (_lock)
+            {
+                _stopping.ThrowIfCancellationRequested();
+                _attempting = true;
+            }
+
+            try
+            {
+                return await sender.AttemptAsync(delivery, method, body, ct);
+            }
+            finally
+            {
+                lock (_lock)
+                {
+                    _attempting = false;
+                }
+
+                if (_stopping.IsCancellationRequested)
+                {
+                    _cancel.Cancel();
+                }
+            }
+        }
+
+        private void CancelIfIdle()
+        {
+            lock (_lock)
+            {
+                if (_attempting)
+                {
+                    _cancel.CancelAfter(StopGrace);
+                    return;
+                }
+            }
+
+            _cancel.Cancel();
+        }
+
+        public void Dispose()
+        {
+            _onStop.Dispose();
+            _cancel.Dispose();
         }
     }
 

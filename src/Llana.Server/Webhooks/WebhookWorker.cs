@@ -121,15 +121,14 @@ internal sealed partial class WebhookWorker(WebhookQueue queue, TimeProvider tim
             }, ct);
             var now = time.GetUtcNow().UtcDateTime;
             metrics.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("outcome", outcome.Delivered ? "delivered" : "failed"));
-            if (outcome.Delivered)
-            {
-                await Record(store, delivery.Id, attempt, outcome, null, now, ct);
-            }
-            else
+            if (!outcome.Delivered)
             {
                 LogGaveUp(logger, delivery.Id, attempt, outcome.Status, outcome.Message);
-                await Record(store, delivery.Id, attempt, outcome, null, null, ct);
             }
+
+            // Recorded even when the node is stopping: the receiver has it, and a row handed back would be sent again.
+            using var recording = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await Record(store, delivery.Id, attempt, outcome, null, outcome.Delivered ? now : null, recording.Token);
 
             finished = true;
         }

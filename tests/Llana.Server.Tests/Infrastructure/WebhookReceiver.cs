@@ -68,6 +68,9 @@ public sealed class WebhookReceiver : IAsyncDisposable
                 await Task.Delay(Timeout.Infinite, CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token, context.RequestAborted).Token)
                     .ContinueWith(_ => { }, TaskScheduler.Default);
                 return;
+            case "slow":
+                await Task.Delay(int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
+                return;
             case "retry-after":
                 if (seen == 1)
                 {

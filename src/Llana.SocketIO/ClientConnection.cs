@@ -198,6 +198,11 @@ internal sealed class ClientConnection
                 {
                     context.Reject(ex.Message, ex.ErrorData);
                 }
+                catch (OperationCanceledException) when (Session.IsClosed)
+                {
+                    // The connection went away during the handshake: there is nobody to answer.
+                    return;
+                }
                 catch (Exception ex)
                 {
                     _server.Log.HandlerFailed(ex);

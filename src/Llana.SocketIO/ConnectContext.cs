@@ -34,6 +34,9 @@ public sealed class ConnectContext
     /// <summary>Client address of the handshake request.</summary>
     public IPAddress? RemoteAddress => Socket.Handshake.RemoteAddress;
 
+    /// <summary>Cancelled when the connection closes: handshake work (a database lookup) can stop early.</summary>
+    public CancellationToken ConnectionAborted => Socket.Session.Closed;
+
     /// <summary>Application services.</summary>
     public IServiceProvider Services => Socket.Services;
 

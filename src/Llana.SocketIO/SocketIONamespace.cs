@@ -222,7 +222,7 @@ public sealed class SocketIONamespace
         var targets = CollectTargets(rooms, except, out var count);
         try
         {
-            ForEachTarget(count, i => targets[i].Session.Send(message));
+            FanOut.ForEach(count, i => targets[i].Session.Send(message));
         }
         finally
         {
@@ -234,37 +234,6 @@ public sealed class SocketIONamespace
     }
 
     /// <summary>Below this many targets one thread writes them all; above, the cores share the work.</summary>
-    private const int TargetsPerThread = 256;
-
-    /// <summary>
-    /// Runs <paramref name="send"/> for indexes 0..count-1. A large audience is split into contiguous ranges
-    /// written in parallel, the calling thread taking one; the call returns when all are written, so packets
-    /// of successive broadcasts still reach every socket in order. (Writing a frame ends in a system call per
-    /// socket; sharing those among the cores is what keeps a broadcast to thousands of sockets short.)
-    /// </summary>
-    internal static void ForEachTarget(int count, Action<int> send)
-    {
-        var ranges = Math.Min(Environment.ProcessorCount, count / TargetsPerThread);
-        if (ranges <= 1)
-        {
-            for (var i = 0; i < count; i++)
-            {
-                send(i);
-            }
-
-            return;
-        }
-
-        Parallel.For(0, ranges, new ParallelOptions { MaxDegreeOfParallelism = ranges }, range =>
-        {
-            var end = (int)((long)count * (range + 1) / ranges);
-            for (var i = (int)((long)count * range / ranges); i < end; i++)
-            {
-                send(i);
-            }
-        });
-    }
-
     internal SocketIOSocket[] CollectTargets(IReadOnlyList<string>? rooms, IReadOnlyList<string>? except, out int count)
     {
         lock (_roomsLock)

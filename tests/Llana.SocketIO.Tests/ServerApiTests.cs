@@ -126,6 +126,39 @@ public sealed class ServerApiTests
     }
 
     [Fact]
+    public async Task Handshake_work_is_cancelled_when_the_client_goes_away()
+    {
+        var waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await TestServer.StartAsync(
+            _ => { },
+            io => io.Of("/").Use(async ctx =>
+            {
+                waiting.TrySetResult();
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, ctx.ConnectionAborted);
+                }
+                catch (OperationCanceledException)
+                {
+                    cancelled.TrySetResult();
+                    throw;
+                }
+            }));
+
+        using (var socket = new System.Net.WebSockets.ClientWebSocket())
+        {
+            await socket.ConnectAsync(new Uri(server.Url.Replace("http", "ws", StringComparison.Ordinal) + "/socket.io/?EIO=4&transport=websocket"), CancellationToken.None);
+            await socket.SendAsync("40"u8.ToArray(), System.Net.WebSockets.WebSocketMessageType.Text, true, CancellationToken.None);
+            await waiting.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            socket.Abort();
+        }
+
+        await cancelled.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await Wait.UntilAsync(() => server.Io.Sockets.Sockets.Count == 0, TimeSpan.FromSeconds(5), "no socket left");
+    }
+
+    [Fact]
     public async Task Cors_policies_apply_to_the_endpoint()
     {
         var builder = WebApplication.CreateSlimBuilder();

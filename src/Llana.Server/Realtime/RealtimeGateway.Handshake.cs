@@ -27,10 +27,12 @@ internal sealed partial class RealtimeGateway
             return;
         }
 
+        // Every lookup stops when the client goes away mid-handshake.
+        var ct = context.ConnectionAborted;
         var tables = new List<TableSchema>(names.Count);
         foreach (var name in names)
         {
-            if (await catalog.FindAsync(name, CancellationToken.None) is not { } table)
+            if (await catalog.FindAsync(name, ct) is not { } table)
             {
                 context.Reject($"Error processing schema for {name}");
                 return;
@@ -40,8 +42,8 @@ internal sealed partial class RealtimeGateway
         }
 
         var token = AccessToken(context);
-        var caller = await authenticator.AuthenticateAsync(token, ApiKey(context), CancellationToken.None);
-        if (caller.Authenticated && await policy.RefusalAsync(caller, CancellationToken.None) is { } refusal)
+        var caller = await authenticator.AuthenticateAsync(token, ApiKey(context), ct);
+        if (caller.Authenticated && await policy.RefusalAsync(caller, ct) is { } refusal)
         {
             // A valid token of a deleted user (or one without a role) is refused, as HTTP refuses it.
             context.Reject(refusal);
@@ -53,7 +55,7 @@ internal sealed partial class RealtimeGateway
             // Without a valid credential a socket may only subscribe to tables that are public for READ.
             foreach (var table in tables)
             {
-                var decision = await policy.DecideAsync(caller, table, AccessLevel.Read, null, CancellationToken.None);
+                var decision = await policy.DecideAsync(caller, table, AccessLevel.Read, null, ct);
                 if (!decision.Allowed)
                 {
                     context.Reject(caller.Failure);

@@ -76,7 +76,7 @@ internal sealed class EngineConnectionMiddleware(EngineServer engine, string pat
         }
 
         WriteSwitchingProtocols(output, head);
-        var channel = new WebSocketChannel(input, output, () => connection.Abort());
+        var channel = new WebSocketChannel(input, output, () => connection.Abort(), connection.ConnectionClosed);
         if (probeSession is not null)
         {
             await output.FlushAsync().ConfigureAwait(false);
@@ -88,7 +88,7 @@ internal sealed class EngineConnectionMiddleware(EngineServer engine, string pat
         await engine.RunNewWebSocketSessionAsync(channel, new EngineHandshakeData(head, remote, secure, DateTimeOffset.UtcNow)).ConfigureAwait(false);
     }
 
-    /// <summary>The peer's address, or the client a trusted proxy names (<see cref="SocketIOOptions.ConnectionHandshakeForwarding"/>).</summary>
+    /// <summary>The peer's address, or the client a trusted proxy names (the <c>forwarding</c> the server was given).</summary>
     private IPAddress? RemoteAddress(IPEndPoint? peer, RequestHead head, bool secure)
     {
         if (forwarding is null)

@@ -1,121 +1,10 @@
 using System.Collections.Concurrent;
-using System.IO.Pipelines;
-using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
-using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Primitives;
 
 namespace Llana.SocketIO.EngineIO;
-
-/// <summary>Engine.IO settings (a subset of <see cref="SocketIOOptions"/>).</summary>
-internal sealed class EngineServerOptions
-{
-    public TimeSpan PingInterval { get; init; } = TimeSpan.FromSeconds(25);
-
-    public TimeSpan PingTimeout { get; init; } = TimeSpan.FromSeconds(20);
-
-    public TimeSpan UpgradeTimeout { get; init; } = TimeSpan.FromSeconds(10);
-
-    public long MaxPayload { get; init; } = 1_000_000;
-
-    public int OutboundQueueLimit { get; init; } = 1024;
-
-    public bool AllowUpgrades { get; init; } = true;
-
-    public bool AllowPolling { get; init; } = true;
-
-    public bool AllowWebSocket { get; init; } = true;
-}
-
-/// <summary>The layer above Engine.IO (Socket.IO, or the conformance echo).</summary>
-internal interface IEngineHandler
-{
-    /// <summary>Called once per session, before the handshake response is written.</summary>
-    void OnOpen(EngineSession session);
-
-    /// <summary>A message packet; <paramref name="data"/> is only valid during the call.</summary>
-    ValueTask OnMessageAsync(EngineSession session, ReadOnlyMemory<byte> data, bool binary);
-
-    void OnClose(EngineSession session, string reason);
-}
-
-/// <summary>
-/// What the first HTTP request of a session looked like. A polling handshake request is recycled when it
-/// ends, so its headers and query are copied; a WebSocket handshake request lives as long as the session,
-/// so they are referenced. A handshake taken on the connection itself keeps only the raw request head and
-/// parses headers and query the first time they are asked for (an idle connection then holds no copy).
-/// </summary>
-internal sealed class EngineHandshakeData
-{
-    private readonly RequestHead? _head;
-    private IHeaderDictionary? _headers;
-    private IQueryCollection? _query;
-    private readonly string? _url;
-
-    public EngineHandshakeData(IHeaderDictionary headers, IQueryCollection query, IPAddress? remoteAddress, string url, bool secure, DateTimeOffset time)
-    {
-        _headers = headers;
-        _query = query;
-        _url = url;
-        RemoteAddress = remoteAddress;
-        Secure = secure;
-        Time = time;
-        ForceBase64 = query["b64"] == "1";
-    }
-
-    public EngineHandshakeData(RequestHead head, IPAddress? remoteAddress, bool secure, DateTimeOffset time)
-    {
-        _head = head;
-        RemoteAddress = remoteAddress;
-        Secure = secure;
-        Time = time;
-        ForceBase64 = head.QueryValue("b64") == "1";
-    }
-
-    public IHeaderDictionary Headers => _headers ??= _head!.ParseHeaders();
-
-    public IQueryCollection Query => _query ??= new QueryCollection(QueryHelpers.ParseQuery(_head!.QueryString));
-
-    public IPAddress? RemoteAddress { get; }
-
-    public string Url => _url ?? _head!.Target;
-
-    public bool Secure { get; }
-
-    public DateTimeOffset Time { get; }
-
-    /// <summary>The client asked for binary as base64 text (<c>b64=1</c>, engine.io-client <c>forceBase64</c>).</summary>
-    public bool ForceBase64 { get; }
-
-    public static EngineHandshakeData From(HttpContext context, bool copy)
-    {
-        var request = context.Request;
-        IHeaderDictionary headers = request.Headers;
-        IQueryCollection query = request.Query;
-        if (copy)
-        {
-            var headerCopy = new HeaderDictionary(request.Headers.Count);
-            foreach (var header in request.Headers)
-            {
-                headerCopy[header.Key] = header.Value;
-            }
-
-            var queryCopy = new Dictionary<string, StringValues>(request.Query.Count, StringComparer.OrdinalIgnoreCase);
-            foreach (var item in request.Query)
-            {
-                queryCopy[item.Key] = item.Value;
-            }
-
-            headers = headerCopy;
-            query = new QueryCollection(queryCopy);
-        }
-
-        return new EngineHandshakeData(headers, query, context.Connection.RemoteIpAddress, request.Path + request.QueryString, request.IsHttps, DateTimeOffset.UtcNow);
-    }
-}
 
 /// <summary>Engine.IO v4 server: request validation, handshakes, and the session registry.</summary>
 internal sealed class EngineServer(EngineServerOptions options, IEngineHandler handler, EngineLog log)
@@ -184,11 +73,11 @@ internal sealed class EngineServer(EngineServerOptions options, IEngineHandler h
 
             if (HttpMethods.IsGet(request.Method))
             {
-                await session.HandlePollAsync(context).ConfigureAwait(false);
+                await session.Polling!.HandlePollAsync(context).ConfigureAwait(false);
             }
             else if (HttpMethods.IsPost(request.Method))
             {
-                await session.HandlePostAsync(context).ConfigureAwait(false);
+                await session.Polling!.HandlePostAsync(context).ConfigureAwait(false);
             }
             else
             {
@@ -296,7 +185,7 @@ internal sealed class EngineServer(EngineServerOptions options, IEngineHandler h
     {
         var session = CreateSession(handshake, EngineTransport.WebSocket);
         channel.WriteFrame(WebSocketOpcode.Text, OpenPacket(session.Id, false));
-        return session.RunWebSocketAsync(channel, upgraded: false);
+        return new WebSocketTransport(session, channel).RunAsync(upgraded: false);
     }
 
     private async Task HandleUpgradeAsync(HttpContext context, EngineSession session)
@@ -321,10 +210,11 @@ internal sealed class EngineServer(EngineServerOptions options, IEngineHandler h
             return;
         }
 
+        var webSocket = new WebSocketTransport(session, channel);
         bool upgraded;
         using (var timeout = new CancellationTokenSource(Options.UpgradeTimeout))
         {
-            upgraded = await session.ReceiveLoopAsync(channel, probe: true, timeout.Token).ConfigureAwait(false);
+            upgraded = await webSocket.ProbeAsync(timeout.Token).ConfigureAwait(false);
         }
 
         if (!upgraded || session.IsClosed)
@@ -334,7 +224,7 @@ internal sealed class EngineServer(EngineServerOptions options, IEngineHandler h
             return;
         }
 
-        await session.RunWebSocketAsync(channel, upgraded: true).ConfigureAwait(false);
+        await webSocket.RunAsync(upgraded: true).ConfigureAwait(false);
     }
 
     /// <summary>Closes a WebSocket that never became a session's transport: a close frame, then the connection ends.</summary>
@@ -416,39 +306,5 @@ internal sealed class EngineServer(EngineServerOptions options, IEngineHandler h
         catch (Exception ex) when (ex is OperationCanceledException or IOException)
         {
         }
-    }
-}
-
-/// <summary>RFC 6455 server handshake over <see cref="IHttpUpgradeFeature"/>: no middleware needed, no keep-alive pings, no compression.</summary>
-internal static class WebSocketAccept
-{
-    public static bool IsWebSocketRequest(HttpContext context)
-    {
-        var upgrade = context.Features.Get<IHttpUpgradeFeature>();
-        if (upgrade is null || !upgrade.IsUpgradableRequest || !HttpMethods.IsGet(context.Request.Method))
-        {
-            return false;
-        }
-
-        var headers = context.Request.Headers;
-        return HasHandshakeHeaders(headers.Upgrade.ToString(), headers.SecWebSocketVersion.ToString(), headers.SecWebSocketKey.ToString());
-    }
-
-    /// <summary>The RFC 6455 handshake headers, however the request was read (HTTP request or a head read off the connection).</summary>
-    public static bool HasHandshakeHeaders(string? upgrade, string? version, string? key) =>
-        upgrade?.Contains("websocket", StringComparison.OrdinalIgnoreCase) == true && version == "13" && !string.IsNullOrWhiteSpace(key);
-
-    public static async Task<WebSocketChannel> AcceptAsync(HttpContext context)
-    {
-        var headers = context.Response.Headers;
-        headers.Connection = "Upgrade";
-        headers.Upgrade = "websocket";
-        headers.SecWebSocketAccept = WebSocketChannel.AcceptKey(context.Request.Headers.SecWebSocketKey.ToString());
-        var stream = await context.Features.Get<IHttpUpgradeFeature>()!.UpgradeAsync().ConfigureAwait(false);
-
-        // Zero-byte reads: an idle connection holds no receive buffer.
-        var input = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true, useZeroByteReads: true));
-        var output = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
-        return new WebSocketChannel(input, output, context.Abort);
     }
 }

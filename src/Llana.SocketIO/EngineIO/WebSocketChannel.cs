@@ -9,36 +9,6 @@ using System.Text.Unicode;
 
 namespace Llana.SocketIO.EngineIO;
 
-/// <summary>RFC 6455 opcodes.</summary>
-internal enum WebSocketOpcode : byte
-{
-    Continuation = 0x0,
-    Text = 0x1,
-    Binary = 0x2,
-    Close = 0x8,
-    Ping = 0x9,
-    Pong = 0xA,
-}
-
-/// <summary>What <see cref="WebSocketChannel.TryRead"/> found.</summary>
-internal enum WebSocketRead
-{
-    NeedMore,
-    Message,
-    Ping,
-    End,
-}
-
-/// <summary>One complete message read from the peer; <see cref="Dispose"/> returns its pooled buffer.</summary>
-internal readonly struct WebSocketMessage(bool binary, byte[] buffer, int length) : IDisposable
-{
-    public bool Binary { get; } = binary;
-
-    public ReadOnlyMemory<byte> Data => buffer.AsMemory(0, length);
-
-    public void Dispose() => ArrayPool<byte>.Shared.Return(buffer);
-}
-
 /// <summary>
 /// A server-side WebSocket (RFC 6455, no extensions) over a pair of pipes: the upgraded HTTP request's
 /// streams or, when served on the connection itself, Kestrel's transport pipes.
@@ -46,7 +16,7 @@ internal readonly struct WebSocketMessage(bool binary, byte[] buffer, int length
 /// socket, with no per-socket writer task. Writers must be serialized by the caller (the session lock);
 /// reading happens on one loop. An idle channel holds no buffer.
 /// </summary>
-internal sealed class WebSocketChannel(PipeReader input, PipeWriter output, Action abort)
+internal sealed class WebSocketChannel(PipeReader input, PipeWriter output, Action abort, CancellationToken connectionClosed = default)
 {
     /// <summary>The GUID of RFC 6455 §1.3, appended to Sec-WebSocket-Key.</summary>
     private static ReadOnlySpan<byte> KeyGuid => "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"u8;
@@ -66,6 +36,9 @@ internal sealed class WebSocketChannel(PipeReader input, PipeWriter output, Acti
     public string EndReason { get; private set; } = "transport close";
 
     public bool CloseSent => _closeSent;
+
+    /// <summary>Cancelled when the underlying connection ends, even while nobody reads from it.</summary>
+    public CancellationToken ConnectionClosed => connectionClosed;
 
     /// <summary>Sec-WebSocket-Accept for a Sec-WebSocket-Key (RFC 6455 §4.2.2).</summary>
     public static string AcceptKey(ReadOnlySpan<char> key)

@@ -1,11 +1,9 @@
-using Llana.SocketIO.EngineIO;
-
-namespace Llana.SocketIO;
+namespace Llana.SocketIO.EngineIO;
 
 /// <summary>
 /// A scope in which packets are written to their sockets but not yet flushed: each socket is flushed once
 /// when the scope ends, so several packets bound for one socket leave in one write (one system call) instead
-/// of one each. Open one around a run of broadcasts that come together (see <see cref="SocketIOServer.BatchSends"/>);
+/// of one each. Open one around a run of broadcasts that come together (the Socket.IO server's <c>BatchSends</c>);
 /// it flows across awaits. Packets still go out in order, and the scope never holds more than the
 /// per-socket queue limit allows.
 /// </summary>
@@ -15,7 +13,7 @@ public sealed class SendBatch : IDisposable
 
     private readonly SendBatch? _outer;
     private readonly Lock _lock = new();
-    private List<EngineSession>? _sessions;
+    private List<WebSocketTransport>? _sessions;
     private bool _disposed;
 
     internal SendBatch()
@@ -27,8 +25,8 @@ public sealed class SendBatch : IDisposable
     /// <summary>The batch open on this flow, if any.</summary>
     internal static SendBatch? Current => CurrentBatch.Value;
 
-    /// <summary>Remembers a session that has unflushed bytes. False when the batch is already over (flush now).</summary>
-    internal bool Defer(EngineSession session)
+    /// <summary>Remembers a WebSocket that has unflushed bytes. False when the batch is already over (flush now).</summary>
+    internal bool Defer(WebSocketTransport webSocket)
     {
         lock (_lock)
         {
@@ -37,7 +35,7 @@ public sealed class SendBatch : IDisposable
                 return false;
             }
 
-            (_sessions ??= []).Add(session);
+            (_sessions ??= []).Add(webSocket);
             return true;
         }
     }
@@ -45,7 +43,7 @@ public sealed class SendBatch : IDisposable
     /// <summary>Ends the scope: every socket written to in it is flushed.</summary>
     public void Dispose()
     {
-        List<EngineSession>? sessions;
+        List<WebSocketTransport>? sessions;
         lock (_lock)
         {
             if (_disposed)
@@ -61,7 +59,7 @@ public sealed class SendBatch : IDisposable
         CurrentBatch.Value = _outer;
         if (sessions is not null)
         {
-            SocketIONamespace.ForEachTarget(sessions.Count, i => sessions[i].FlushDeferred());
+            FanOut.ForEach(sessions.Count, i => sessions[i].FlushDeferred());
         }
     }
 }

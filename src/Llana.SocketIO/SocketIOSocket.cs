@@ -14,6 +14,7 @@ public sealed class SocketIOSocket
     private Dictionary<string, List<Func<SocketIOEvent, ValueTask>>>? _handlers;
     private List<Func<SocketIOEvent, ValueTask>>? _anyHandlers;
     private List<Func<string, ValueTask>>? _disconnectHandlers;
+    private List<Action<string>>? _disconnectingHandlers;
     private Dictionary<long, TaskCompletionSource<SocketIOArgs>>? _acks;
     private Dictionary<string, object?>? _items;
     private long _nextAckId;
@@ -118,6 +119,20 @@ public sealed class SocketIOSocket
         lock (_lock)
         {
             (_disconnectHandlers ??= []).Add(handler);
+        }
+
+        return this;
+    }
+
+    /// <summary>
+    /// Adds a handler run once when the socket is about to disconnect, while it is still in its rooms (Node's
+    /// <c>disconnecting</c> event). It runs on the closing thread, before the disconnect handlers: keep it short.
+    /// </summary>
+    public SocketIOSocket OnDisconnecting(Action<string> handler)
+    {
+        lock (_lock)
+        {
+            (_disconnectingHandlers ??= []).Add(handler);
         }
 
         return this;
@@ -300,6 +315,24 @@ public sealed class SocketIOSocket
         if (Interlocked.Exchange(ref _disconnected, 1) != 0)
         {
             return;
+        }
+
+        Action<string>[]? disconnecting;
+        lock (_lock)
+        {
+            disconnecting = _disconnectingHandlers?.ToArray();
+        }
+
+        foreach (var handler in disconnecting ?? [])
+        {
+            try
+            {
+                handler(reason);
+            }
+            catch (Exception ex)
+            {
+                Namespace.Server.Log.HandlerFailed(ex);
+            }
         }
 
         var rooms = Namespace.Remove(this);

@@ -126,6 +126,23 @@ public sealed class ServerApiTests
     }
 
     [Fact]
+    public async Task Disconnecting_runs_while_the_socket_is_still_in_its_rooms_and_disconnect_after_it_left_them()
+    {
+        var seen = new TaskCompletionSource<(int Disconnecting, int Disconnect, string Reason)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await TestServer.StartAsync(o => o.PingInterval = TimeSpan.FromSeconds(30), _ => { });
+        using var http = new HttpClient();
+        var sid = await ConnectPollingAsync(http, server.Url);
+        var socket = server.Io.Sockets.Sockets.Values.Single();
+        socket.Join("news");
+        var inRoomWhileDisconnecting = -1;
+        socket.OnDisconnecting(_ => inRoomWhileDisconnecting = server.Io.Sockets.To("news").FetchSockets().Count);
+        socket.OnDisconnect(reason => seen.TrySetResult((inRoomWhileDisconnecting, server.Io.Sockets.To("news").FetchSockets().Count, reason)));
+
+        await http.PostAsync($"{server.Url}/socket.io/?EIO=4&transport=polling&sid={sid}", new StringContent("41"));
+        Assert.Equal((1, 0, "client namespace disconnect"), await seen.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
     public async Task Handshake_work_is_cancelled_when_the_client_goes_away()
     {
         var waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -171,8 +171,8 @@ internal sealed partial class RealtimeGateway
 
     /// A broadcast goes to the Socket.IO room minus the sockets judged out, so room membership may only change between
     /// two dispatches: a socket that joined while a change was being judged would get it unchecked (and, resuming,
-    /// twice: live and from the log). A locally recovered socket is back in its Socket.IO rooms at once; it stays
-    /// dormant (judged as such) until this moves it to the members.
+    /// twice: live and from the log). The Socket.IO rooms are the only registry of who listens: a locally recovered
+    /// socket is back in them at once (and judged from there); this ends its dormancy.
     private void Join(JoinJob job)
     {
         var (socket, state, rooms) = job;
@@ -186,7 +186,6 @@ internal sealed partial class RealtimeGateway
 
             foreach (var room in rooms)
             {
-                _members.GetOrAdd(room, _ => new(StringComparer.Ordinal))[socket.Id] = state;
                 socket.Join(room);
             }
 
@@ -204,17 +203,19 @@ internal sealed partial class RealtimeGateway
     /// may still recover (the broadcast is kept for their replay, so they must be judged now like the others).
     private List<(string Id, SocketState State)> Audience(string room, string table, bool rows)
     {
-        var audience = new List<(string, SocketState)>();
-        if (_members.TryGetValue(room, out var members))
+        var members = _sockets.To(room).FetchSockets();
+        var audience = new List<(string, SocketState)>(members.Count);
+        foreach (var socket in members)
         {
-            foreach (var (id, state) in members)
+            if (socket.Data is SocketState state)
             {
-                audience.Add((id, state));
+                audience.Add((socket.Id, state));
             }
         }
 
         if (!_dormant.IsEmpty)
         {
+            var inRoom = members.Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
             var now = time.GetUtcNow();
             foreach (var (id, (state, until)) in _dormant)
             {
@@ -222,7 +223,7 @@ internal sealed partial class RealtimeGateway
                 {
                     _dormant.TryRemove(id, out _);
                 }
-                else if (state.Rows == rows && state.Tables.Contains(table) && members?.ContainsKey(id) != true)
+                else if (state.Rows == rows && state.Tables.Contains(table) && !inRoom.Contains(id))
                 {
                     audience.Add((id, state));
                 }

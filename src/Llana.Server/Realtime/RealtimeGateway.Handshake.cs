@@ -123,30 +123,24 @@ internal sealed partial class RealtimeGateway
 
         // The socket joins its rooms on the dispatcher, between two changes (see JoinAsync).
         _jobs.Writer.TryWrite(new JoinJob(socket, state, rooms));
-        socket.OnDisconnect(reason =>
+        socket.OnDisconnecting(reason =>
         {
-            if (reason is "client namespace disconnect" or "server namespace disconnect" && socket.Pid is { } left)
+            if (reason is "client namespace disconnect" or "server namespace disconnect")
             {
-                cluster.ForgetSession(left);
+                if (socket.Pid is { } left)
+                {
+                    cluster.ForgetSession(left);
+                }
+
+                return;
             }
 
+            // A socket that dropped (rather than left) may come back with recovery: keep judging changes for it.
+            // Dormant while still in its rooms: a change dispatched meanwhile must find it in one or the other, or it
+            // would be neither sent nor kept for the replay.
             lock (state.Membership)
             {
-                // A socket that dropped (rather than left) may come back with recovery: keep judging changes for it.
-                // Dormant first, then out of the rooms: a change dispatched meanwhile must find it in one or the
-                // other, or it would be neither sent nor kept for the replay.
-                if (reason is not ("client namespace disconnect" or "server namespace disconnect"))
-                {
-                    _dormant[socket.Id] = (state, time.GetUtcNow() + realtime.RecoveryWindow);
-                }
-
-                foreach (var room in rooms)
-                {
-                    if (_members.TryGetValue(room, out var members))
-                    {
-                        members.TryRemove(socket.Id, out _);
-                    }
-                }
+                _dormant[socket.Id] = (state, time.GetUtcNow() + realtime.RecoveryWindow);
             }
         });
 

@@ -35,7 +35,6 @@ internal sealed partial class RealtimeGateway(
     // One dispatcher reads the change log and runs the socket jobs (join, resume) between two changes.
     private readonly Channel<object> _jobs = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stopping = new();
-    private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, SocketState>> _members = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (SocketState State, DateTimeOffset Until)> _dormant = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _refuseRecovery = new(StringComparer.Ordinal);
 

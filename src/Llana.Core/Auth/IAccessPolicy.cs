@@ -84,6 +84,9 @@ public sealed record OwnerRestriction(ColumnSchema Column, string UserId)
 {
     public bool Matches(Func<string, object?> row) =>
         string.Equals(Changes.RowChange.Format(row(Column.Field)), UserId, StringComparison.Ordinal);
+
+    /// The condition a query adds to read or write only the caller's own rows.
+    public Llana.Data.Sql.Filter Filter => new(Column, Llana.Data.Sql.FilterOperator.Equals, Tables.ValueParser.FromText(Column, UserId));
 }
 
 /// Everyone may do everything: `SKIP_AUTH=true` behaviour, used until authentication is configured.

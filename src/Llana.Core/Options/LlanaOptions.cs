@@ -27,6 +27,10 @@ public sealed partial class LlanaOptions
 
     public string? SoftDeleteColumn { get; init; }
 
+    /// <paramref name="table"/>'s soft-delete column, when it has the one `SOFT_DELETE_COLUMN` names.
+    public Llana.Data.Schema.ColumnSchema? SoftDeleteColumnOf(Llana.Data.Schema.TableSchema table) =>
+        SoftDeleteColumn is { } name ? table.Column(name) : null;
+
     public bool SkipAuth { get; init; }
 
     public AuthOptions Auth { get; init; } = new();

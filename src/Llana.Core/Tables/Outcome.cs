@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace Llana.Core.Tables;
 
 /// The result of one item of a write: an error, or the row (and how to show it).
@@ -8,16 +6,13 @@ internal sealed record Outcome(TableError? Error, RowProjection? Projection, obj
     public static Outcome Fail(TableError error) => new(error, null, null);
 
     public static Outcome Row(RowProjection? projection, object?[] values) => new(null, projection, values);
-
-    public Action<Utf8JsonWriter, string, string?>? Write =>
-        Projection is null ? null : (w, key, requestId) => Projection.WriteRow(w, Values!, key, requestId);
 }
 
-/// Per-item results of a bulk write, in Llana's `{total, successful, errored, errors, data}` shape.
-internal sealed class BulkOutcome(int total)
+/// Per-item results of a bulk write: the failed items (by index in the request) and the rows written.
+public sealed class BulkOutcome(int total)
 {
     private readonly List<(int Item, TableError Error)> _errors = [];
-    private readonly List<Outcome> _rows = [];
+    private readonly List<(RowProjection? Projection, object?[] Row)> _rows = [];
 
     public int Total { get; } = total;
 
@@ -25,7 +20,12 @@ internal sealed class BulkOutcome(int total)
 
     public int Errored => _errors.Count;
 
-    public void Add(int item, Outcome outcome)
+    public IReadOnlyList<(int Item, TableError Error)> Errors => _errors;
+
+    /// The rows written, with how to show each (none for a delete).
+    public IReadOnlyList<(RowProjection? Projection, object?[] Row)> Rows => _rows;
+
+    internal void Add(int item, Outcome outcome)
     {
         if (outcome.Error is { } error)
         {
@@ -33,43 +33,7 @@ internal sealed class BulkOutcome(int total)
         }
         else
         {
-            _rows.Add(outcome);
+            _rows.Add((outcome.Projection, outcome.Values!));
         }
-    }
-
-    public void WriteWrites(Utf8JsonWriter w)
-    {
-        w.WriteStartObject();
-        w.WriteNumber("total", Total);
-        w.WriteNumber("successful", Successful);
-        w.WriteNumber("errored", Errored);
-        WriteErrors(w);
-        w.WriteStartArray("data");
-        foreach (var row in _rows)
-        {
-            row.Projection!.WriteRow(w, row.Values!);
-        }
-
-        w.WriteEndArray();
-        w.WriteEndObject();
-    }
-
-    public void WriteErrors(Utf8JsonWriter w)
-    {
-        w.WriteStartArray("errors");
-        foreach (var (item, error) in _errors)
-        {
-            w.WriteStartObject();
-            w.WriteNumber("item", item);
-            w.WriteString("message", error.Message);
-            if (error.Error is not null)
-            {
-                w.WriteString("error", error.Error);
-            }
-
-            w.WriteEndObject();
-        }
-
-        w.WriteEndArray();
     }
 }

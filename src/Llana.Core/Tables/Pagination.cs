@@ -43,32 +43,4 @@ public static class Pagination
 
         return null;
     }
-
-    /// The envelope's `pagination.page` tokens, as the original computes them.
-    public static void WritePage(Utf8JsonWriter w, int limit, int offset, long total)
-    {
-        w.WriteStartObject("page");
-        w.WriteString("current", Token(limit, offset));
-        if (offset - limit < 0)
-        {
-            w.WriteNull("prev");
-        }
-        else
-        {
-            w.WriteString("prev", Token(limit, offset - limit));
-        }
-
-        if (offset + limit >= total)
-        {
-            w.WriteNull("next");
-        }
-        else
-        {
-            w.WriteString("next", Token(limit, offset + limit));
-        }
-
-        w.WriteString("first", Token(limit, 0));
-        w.WriteString("last", Token(limit, total > limit ? total - limit : 0));
-        w.WriteEndObject();
-    }
 }

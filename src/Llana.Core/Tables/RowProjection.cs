@@ -5,9 +5,10 @@ using Llana.Data.Schema;
 
 namespace Llana.Core.Tables;
 
-/// Which columns a read selects and which of them it returns, plus the relations to attach.
-/// The select list can be wider than the output (join columns needed for relations but not visible).
-internal sealed class RowProjection
+/// Which columns a read selects and which of them it returns, plus the relations to attach; <see cref="WriteRow"/>
+/// is a row's representation. The select list can be wider than the output (join columns needed for relations but
+/// not visible).
+public sealed class RowProjection
 {
     private RowProjection(List<ColumnSchema> select, int[] output, List<RelationData> relations)
     {
@@ -16,15 +17,15 @@ internal sealed class RowProjection
         Relations = relations;
     }
 
-    public List<ColumnSchema> Select { get; }
+    internal List<ColumnSchema> Select { get; }
 
-    public int[] Output { get; }
+    internal int[] Output { get; }
 
-    public List<RelationData> Relations { get; }
+    internal List<RelationData> Relations { get; }
 
     /// <param name="visible">Columns the caller may see and asked for, in output order.</param>
     /// <param name="extra">Columns needed internally (join keys) that are not returned unless visible.</param>
-    public static RowProjection Create(IReadOnlyList<ColumnSchema> visible, IEnumerable<ColumnSchema> extra, List<RelationData> relations)
+    internal static RowProjection Create(IReadOnlyList<ColumnSchema> visible, IEnumerable<ColumnSchema> extra, List<RelationData> relations)
     {
         var select = new List<ColumnSchema>(visible);
         foreach (var c in extra)
@@ -38,8 +39,10 @@ internal sealed class RowProjection
         return new RowProjection(select, Enumerable.Range(0, visible.Count).ToArray(), relations);
     }
 
-    public int IndexOf(ColumnSchema column) => Select.IndexOf(column);
+    internal int IndexOf(ColumnSchema column) => Select.IndexOf(column);
 
+    /// The row as a JSON object: its visible columns, then each relation's rows; <paramref name="requestId"/>, when
+    /// given, is added last under <paramref name="requestIdKey"/>.
     public void WriteRow(Utf8JsonWriter w, object?[] row, string? requestIdKey = null, string? requestId = null)
     {
         w.WriteStartObject();

@@ -14,13 +14,14 @@ namespace Llana.Core.Tables;
 
 /// The table use cases (spec §4): list, get, create, update, delete, schema. Each one resolves the table,
 /// asks <see cref="IAccessPolicy"/> once, validates input against the schema, runs dialect SQL, publishes
-/// committed writes to the change feed and describes the response.
+/// committed writes to the change feed and returns what it found or did (<see cref="TableResult"/>); relations are
+/// <see cref="RelationLoader"/>'s, and the HTTP envelopes are written by the server.
 public sealed partial class TableService(
     Database database, SchemaCatalog catalog, IAccessPolicy access, IChangeFeed feed, IdentityWrites identity, WebhookQueue webhooks, LlanaOptions options,
     TimeProvider time, ILogger<TableService> logger)
 {
-    private const int RelationBatchSize = 500;
     private const int MaxBulkItems = 1000;
+    private readonly RelationLoader _relations = new(database, access, options);
 
     public IReadOnlySet<string> NonFilterParameters { get; init; } = new HashSet<string>(StringComparer.Ordinal);
 
@@ -29,19 +30,7 @@ public sealed partial class TableService(
         var names = catalog.Tables.Select(t => t.Table)
             .Where(n => !n.StartsWith("_llana_", StringComparison.Ordinal) && n != "atlas_schema_revisions")
             .Order(StringComparer.Ordinal).ToList();
-        return Task.FromResult<TableResult>(new JsonResult(200, w =>
-        {
-            w.WriteStartObject();
-            w.WriteStartArray("tables");
-            foreach (var n in names)
-            {
-                w.WriteStringValue(n);
-            }
-
-            w.WriteEndArray();
-            WriteRequestId(w, "_x_request_id", request.RequestId);
-            w.WriteEndObject();
-        }));
+        return Task.FromResult<TableResult>(new TableNamesResult(names, request.RequestId));
     }
 
     public Task<TableResult> SchemaAsync(string tableName, TableRequest request, CancellationToken ct) => Run(async () =>
@@ -49,7 +38,7 @@ public sealed partial class TableService(
         var table = await FindTableAsync(tableName, ct);
         var decision = await DecideAsync(request.Caller, table, AccessLevel.Read, null, ct);
         var columns = table.Columns.Where(c => c.PrimaryKey || decision.AllowedFields?.Contains(c.Field) != false).ToList();
-        return new JsonResult(200, w => SchemaWriter.Write(w, table, columns, request.RequestId));
+        return new SchemaResult(table, columns, request.RequestId);
     });
 
     public Task<TableResult> ListAsync(string tableName, TableRequest request, CancellationToken ct) => Run(async () =>
@@ -61,28 +50,8 @@ public sealed partial class TableService(
         var filters = ReadFilters(table, query.Filters, decision);
         var (total, rows) = await database.SelectPageAsync(
             new SelectQuery(table, projection.Select, filters, query.Sort, query.Limit, query.Offset), ct);
-        await FetchRelationsAsync(projection, rows, ct);
-        int limit = query.Limit, offset = query.Offset;
-        return new JsonResult(200, w =>
-        {
-            w.WriteStartObject();
-            w.WriteNumber("limit", limit);
-            w.WriteNumber("offset", offset);
-            w.WriteNumber("total", total);
-            w.WriteStartObject("pagination");
-            w.WriteNumber("total", rows.Count);
-            Pagination.WritePage(w, limit, offset, total);
-            w.WriteEndObject();
-            w.WriteStartArray("data");
-            foreach (var row in rows)
-            {
-                projection.WriteRow(w, row);
-            }
-
-            w.WriteEndArray();
-            WriteRequestId(w, "_x_request_id", request.RequestId);
-            w.WriteEndObject();
-        });
+        await _relations.FetchAsync(projection, rows, ct);
+        return new PageResult(projection, rows, query.Limit, query.Offset, total, request.RequestId);
     });
 
     public Task<TableResult> GetAsync(string tableName, string id, TableRequest request, CancellationToken ct) => Run(async () =>
@@ -100,8 +69,8 @@ public sealed partial class TableService(
             return new EmptyResult(204);
         }
 
-        await FetchRelationsAsync(projection, rows, ct);
-        return new JsonResult(200, w => projection.WriteRow(w, rows[0], "_x_request_id", request.RequestId));
+        await _relations.FetchAsync(projection, rows, ct);
+        return new RowResult(200, projection, rows[0], "_x_request_id", request.RequestId);
     });
 
     public Task<TableResult> CreateAsync(string tableName, JsonElement body, TableRequest request, CancellationToken ct) => Run(async () =>
@@ -117,7 +86,7 @@ public sealed partial class TableService(
                 bulk.Add(i, outcome);
             }
 
-            return new JsonResult(201, bulk.WriteWrites);
+            return new BulkWriteResult(201, bulk);
         }
 
         if (body.ValueKind != JsonValueKind.Object)
@@ -128,7 +97,7 @@ public sealed partial class TableService(
         var one = await CreateOneAsync(table, body, request.Caller, ct);
         return one.Error is { } error
             ? new ErrorResult(error.Status == 401 ? error : error with { Json = true })
-            : new JsonResult(201, w => one.Write!(w, "x_request_id", request.RequestId));
+            : new RowResult(201, one.Projection!, one.Values!, "x_request_id", request.RequestId);
     });
 
     public Task<TableResult> UpdateAsync(string tableName, string? id, JsonElement body, TableRequest request, CancellationToken ct) => Run(async () =>
@@ -153,7 +122,7 @@ public sealed partial class TableService(
                 bulk.Add(i, outcome);
             }
 
-            return new JsonResult(200, bulk.WriteWrites);
+            return new BulkWriteResult(200, bulk);
         }
 
         if (body.ValueKind != JsonValueKind.Object)
@@ -162,7 +131,7 @@ public sealed partial class TableService(
         }
 
         var one = await UpdateOneAsync(table, ValueParser.FromText(pk, id), body, request.Caller, ct);
-        return one.Error is { } error ? new ErrorResult(error) : new JsonResult(200, w => one.Write!(w, "_x_request_id", request.RequestId));
+        return one.Error is { } error ? new ErrorResult(error) : new RowResult(200, one.Projection!, one.Values!, "_x_request_id", request.RequestId);
     });
 
     public Task<TableResult> DeleteAsync(string tableName, string? id, JsonElement body, TableRequest request, CancellationToken ct) => Run(async () =>
@@ -173,13 +142,7 @@ public sealed partial class TableService(
         if (id is not null)
         {
             var one = await DeleteOneAsync(table, ValueParser.FromText(pk, id), hard, request.Caller, ct);
-            return one.Error is { } error ? new ErrorResult(error) : new JsonResult(200, w =>
-            {
-                w.WriteStartObject();
-                w.WriteNumber("deleted", 1);
-                WriteRequestId(w, "_x_request_id", request.RequestId);
-                w.WriteEndObject();
-            });
+            return one.Error is { } error ? new ErrorResult(error) : new DeleteResult(null, request.RequestId);
         }
 
         if (body.ValueKind != JsonValueKind.Array)
@@ -203,16 +166,7 @@ public sealed partial class TableService(
             bulk.Add(i, await DeleteOneAsync(table, keys[i], hard, request.Caller, ct));
         }
 
-        return new JsonResult(200, w =>
-        {
-            w.WriteStartObject();
-            w.WriteNumber("total", bulk.Total);
-            w.WriteNumber("deleted", bulk.Successful);
-            w.WriteNumber("errored", bulk.Errored);
-            bulk.WriteErrors(w);
-            WriteRequestId(w, "_x_request_id", request.RequestId);
-            w.WriteEndObject();
-        });
+        return new DeleteResult(bulk, request.RequestId);
     });
 
     private async Task<Outcome> CreateOneAsync(TableSchema table, JsonElement item, Caller caller, CancellationToken ct)
@@ -320,7 +274,7 @@ public sealed partial class TableService(
         }
 
         var where = WriteFilters(pk, key, decision);
-        var soft = hard ? null : SoftDeleteColumn(table);
+        var soft = hard ? null : options.SoftDeleteColumnOf(table);
         WriteHook? hook;
         object?[]? row;
         try
@@ -383,125 +337,25 @@ public sealed partial class TableService(
         return TableError.Unauthorized(denied.Denial ?? "Permission denied");
     }
 
+    /// The columns a read returns (the caller's allowed fields of those asked for) and the relations to attach.
     private async Task<RowProjection> ProjectAsync(TableSchema table, ParsedQuery query, AccessDecision decision, Caller caller, CancellationToken ct)
     {
         var requested = query.Fields ?? (IReadOnlyList<ColumnSchema>)table.Columns;
         var visible = requested.Where(decision.Shows).ToList();
-        var relations = new List<RelationData>();
-        var joinColumns = new List<ColumnSchema>();
-        foreach (var r in query.Relations)
-        {
-            var parentColumn = table.Column(r.Relation.OrgColumn)!;
-            if (query.Fields is not null && !query.Fields.Contains(parentColumn))
-            {
-                throw new TableErrorException(TableError.BadRequest(
-                    $"Cannot build relation. Field {parentColumn.Field} not found in the result set. Please ensure you are selecting the column in your query"));
-            }
-
-            joinColumns.Add(parentColumn);
-            var targetDecision = await access.DecideAsync(caller, r.Target, AccessLevel.Read, null, ct);
-            var childColumns = (r.Columns ?? (IReadOnlyList<ColumnSchema>)r.Target.Columns)
-                .Where(c => targetDecision.Shows(c) && AllowedThroughParent(decision, r.Name, c))
-                .ToList();
-            var childKey = r.Target.Column(r.Relation.Column)!;
-            var childProjection = RowProjection.Create(childColumns, [childKey], []);
-            relations.Add(new RelationData(r.Name, r.Relation, r.Target, childProjection, -1)
-            {
-                Rows = targetDecision.Allowed ? [] : null,
-                Owner = targetDecision.Owner,
-            });
-        }
-
-        var projection = RowProjection.Create(visible, joinColumns, relations);
-        for (var i = 0; i < relations.Count; i++)
-        {
-            var r = relations[i];
-            relations[i] = new RelationData(r.Name, r.Relation, r.Target, r.Projection, projection.IndexOf(table.Column(r.Relation.OrgColumn)!))
-            {
-                Rows = r.Rows,
-                Owner = r.Owner,
-            };
-        }
-
-        return projection;
-    }
-
-    // A parent allowed-fields list may name relation columns (`User.email`): then only those are returned.
-    private static bool AllowedThroughParent(AccessDecision parent, string relation, ColumnSchema column)
-    {
-        if (parent.AllowedFields is not { } allowed)
-        {
-            return true;
-        }
-
-        var prefix = relation + ".";
-        var any = false;
-        foreach (var f in allowed)
-        {
-            if (f.StartsWith(prefix, StringComparison.Ordinal))
-            {
-                any = true;
-                if (f.AsSpan(prefix.Length).SequenceEqual(column.Field))
-                {
-                    return true;
-                }
-            }
-        }
-
-        return !any;
-    }
-
-    /// One query per relation for the whole page (never one per parent row), batched for very long key lists.
-    private async Task FetchRelationsAsync(RowProjection projection, List<object?[]> rows, CancellationToken ct)
-    {
-        foreach (var relation in projection.Relations)
-        {
-            if (relation.Rows is null || rows.Count == 0)
-            {
-                continue;
-            }
-
-            var keyColumn = relation.Target.Column(relation.Relation.Column)!;
-            var keys = rows.Select(r => r[relation.ParentKeyIndex]).Where(k => k is not null).Distinct().ToList();
-            var childKeyIndex = relation.Projection.IndexOf(keyColumn);
-            foreach (var batch in keys.Chunk(RelationBatchSize))
-            {
-                var filters = new List<Filter> { new(keyColumn, FilterOperator.In, batch.ToList()) };
-                if (SoftDeleteColumn(relation.Target) is { } soft)
-                {
-                    filters.Add(new Filter(soft, FilterOperator.Null, null));
-                }
-
-                if (relation.Owner is { } owner)
-                {
-                    filters.Add(new Filter(owner.Column, FilterOperator.Equals, ValueParser.FromText(owner.Column, owner.UserId)));
-                }
-
-                var sort = relation.Target.PrimaryKeyColumn is { } pk ? new List<SortItem> { new(pk, false) } : [];
-                foreach (var child in await database.SelectAsync(relation.Target, relation.Projection.Select, filters, sort, ct))
-                {
-                    var key = RowChange.Format(child[childKeyIndex])!;
-                    if (!relation.Rows.TryGetValue(key, out var list))
-                    {
-                        relation.Rows[key] = list = [];
-                    }
-
-                    list.Add(child);
-                }
-            }
-        }
+        var (joinColumns, attached) = await _relations.PlanAsync(table, query, decision, caller, ct);
+        return RelationLoader.Attach(table, RowProjection.Create(visible, joinColumns, attached));
     }
 
     private List<Filter> ReadFilters(TableSchema table, List<Filter> filters, AccessDecision decision)
     {
-        if (SoftDeleteColumn(table) is { } soft)
+        if (options.SoftDeleteColumnOf(table) is { } soft)
         {
             filters.Add(new Filter(soft, FilterOperator.Null, null));
         }
 
         if (decision.Owner is { } owner)
         {
-            filters.Add(new Filter(owner.Column, FilterOperator.Equals, ValueParser.FromText(owner.Column, owner.UserId)));
+            filters.Add(owner.Filter);
         }
 
         return filters;
@@ -512,14 +366,11 @@ public sealed partial class TableService(
         var where = new List<Filter> { new(pk, FilterOperator.Equals, key) };
         if (decision.Owner is { } owner)
         {
-            where.Add(new Filter(owner.Column, FilterOperator.Equals, ValueParser.FromText(owner.Column, owner.UserId)));
+            where.Add(owner.Filter);
         }
 
         return where;
     }
-
-    private ColumnSchema? SoftDeleteColumn(TableSchema table) =>
-        options.SoftDeleteColumn is { } name ? table.Column(name) : null;
 
     private static RowProjection FullRow(TableSchema table, AccessDecision decision) =>
         RowProjection.Create(table.Columns.Where(decision.Shows).ToList(), [], []);
@@ -628,14 +479,6 @@ public sealed partial class TableService(
     private static ErrorResult Json(int status, string message) => new(new TableError(status, message, Json: true));
 
     private static ErrorResult Text(int status, string message) => new(new TableError(status, message));
-
-    internal static void WriteRequestId(Utf8JsonWriter w, string key, string? requestId)
-    {
-        if (requestId is not null)
-        {
-            w.WriteString(key, requestId);
-        }
-    }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Write failed ({Type}): {Error} (SQL state {SqlState})")]
     private static partial void LogWriteFailed(ILogger logger, string type, string error, string sqlState);

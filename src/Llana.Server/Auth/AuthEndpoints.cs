@@ -88,7 +88,7 @@ internal static class AuthEndpoints
                 return;
             }
 
-            await HttpErrors.WriteAsync(c, await auth.ProfileAsync(HttpAuthentication.CallerOf(c), TableEndpoints.Request(c), c.RequestAborted));
+            await new TableResponse(await auth.ProfileAsync(HttpAuthentication.CallerOf(c), TableEndpoints.Request(c), c.RequestAborted)).ExecuteAsync(c);
         });
     }
 

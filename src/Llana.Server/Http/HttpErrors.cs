@@ -16,25 +16,18 @@ internal static partial class HttpErrors
         SkipValidation = true,
     };
 
-    public static async Task WriteAsync(HttpContext context, TableResult result)
+    /// A JSON body written straight to the response stream.
+    public static async Task WriteJsonBodyAsync(HttpContext context, int status, Action<Utf8JsonWriter> write)
     {
         var response = context.Response;
-        response.StatusCode = result.Status;
-        switch (result)
+        response.StatusCode = status;
+        response.ContentType = "application/json; charset=utf-8";
+        await using (var writer = new Utf8JsonWriter(response.BodyWriter, WriterOptions))
         {
-            case JsonResult json:
-                response.ContentType = "application/json; charset=utf-8";
-                await using (var writer = new Utf8JsonWriter(response.BodyWriter, WriterOptions))
-                {
-                    json.Write(writer);
-                }
-
-                await response.BodyWriter.FlushAsync(context.RequestAborted);
-                break;
-            case ErrorResult error:
-                await WriteErrorAsync(context, error.Error);
-                break;
+            write(writer);
         }
+
+        await response.BodyWriter.FlushAsync(context.RequestAborted);
     }
 
     public static Task WriteErrorAsync(HttpContext context, TableError error)
@@ -61,19 +54,13 @@ internal static partial class HttpErrors
         return context.Response.WriteAsync(WebUtility.HtmlEncode(error.Message).Replace("&#39;", "&#39;", StringComparison.Ordinal));
     }
 
-    public static async Task WriteJsonAsync(HttpContext context, int status, Action<Utf8JsonWriter> properties)
-    {
-        context.Response.StatusCode = status;
-        context.Response.ContentType = "application/json; charset=utf-8";
-        await using (var writer = new Utf8JsonWriter(context.Response.BodyWriter, WriterOptions))
+    public static Task WriteJsonAsync(HttpContext context, int status, Action<Utf8JsonWriter> properties) =>
+        WriteJsonBodyAsync(context, status, writer =>
         {
             writer.WriteStartObject();
             properties(writer);
             writer.WriteEndObject();
-        }
-
-        await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
-    }
+        });
 
     /// Nest's exception body, `{"message", "error"?, "statusCode"}` (spec §3.4).
     public static Task WriteFrameworkErrorAsync(HttpContext context, int status, string message, string? error = null) =>

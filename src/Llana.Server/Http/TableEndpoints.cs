@@ -55,7 +55,7 @@ internal static class TableEndpoints
         return new TableRequest(HttpAuthentication.CallerOf(c), query, requestId.Length > 0 ? requestId : null);
     }
 
-    private static async Task Respond(HttpContext c, Task<TableResult> result) => await HttpErrors.WriteAsync(c, await result);
+    private static async Task Respond(HttpContext c, Task<TableResult> result) => await new TableResponse(await result).ExecuteAsync(c);
 
     /// Reads the JSON body; a malformed one is a 400 (JSON error for create, text otherwise, as the original).
     private static async Task WithBody(HttpContext c, bool json, string? apiKeyProperty, Func<JsonElement, Task<TableResult>> operation)
@@ -83,7 +83,7 @@ internal static class TableEndpoints
 
         using (document)
         {
-            await HttpErrors.WriteAsync(c, await operation(document?.RootElement ?? default));
+            await new TableResponse(await operation(document?.RootElement ?? default)).ExecuteAsync(c);
         }
     }
 }

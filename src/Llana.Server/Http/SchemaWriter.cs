@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Llana.Data.Schema;
 
-namespace Llana.Core.Tables;
+namespace Llana.Server.Http;
 
 /// `GET /{table}/schema` in Llana's shape (spec §4.3).
 internal static class SchemaWriter
@@ -67,7 +67,7 @@ internal static class SchemaWriter
         }
 
         w.WriteEndArray();
-        TableService.WriteRequestId(w, "_x_request_id", requestId);
+        TableResponse.WriteRequestId(w, requestId);
         w.WriteEndObject();
     }
 }

@@ -14,7 +14,7 @@ internal sealed class ClientConnection
     private readonly SocketIOServer _server;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, SocketIOSocket> _sockets = new(StringComparer.Ordinal);
-    private Timer? _connectTimer;
+    private ITimer? _connectTimer;
     private SocketPacketHeader _pending;
     private List<ReadOnlyMemory<byte>>? _pendingAttachments;
 
@@ -22,7 +22,7 @@ internal sealed class ClientConnection
     {
         _server = server;
         Session = session;
-        _connectTimer = new Timer(static s => ((ClientConnection)s!).OnConnectTimeout(), this, server.Options.ConnectTimeout, Timeout.InfiniteTimeSpan);
+        _connectTimer = server.Time.CreateTimer(static s => ((ClientConnection)s!).OnConnectTimeout(), this, server.Options.ConnectTimeout, Timeout.InfiniteTimeSpan);
     }
 
     public EngineSession Session { get; }

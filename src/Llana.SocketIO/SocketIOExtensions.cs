@@ -29,7 +29,8 @@ namespace Microsoft.Extensions.DependencyInjection
                 sp.GetRequiredService<IOptions<SocketIOOptions>>(),
                 sp,
                 sp.GetRequiredService<ILoggerFactory>(),
-                sp.GetRequiredService<IRecoveryStore>()));
+                sp.GetRequiredService<IRecoveryStore>(),
+                sp.GetService<TimeProvider>()));
             return services;
         }
     }

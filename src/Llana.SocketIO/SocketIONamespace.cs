@@ -211,7 +211,7 @@ public sealed class SocketIONamespace
             offset = Server.NextOffset();
             packet = packet.WithOffset(offset);
             var stored = Server.RecoveryStore.AppendAsync(new RecoveryPacket(
-                offset, Name, rooms ?? [], except ?? [], packet.Frame, packet.Attachments, DateTimeOffset.UtcNow));
+                offset, Name, rooms ?? [], except ?? [], packet.Frame, packet.Attachments, Server.Time.GetUtcNow()));
             if (!stored.IsCompletedSuccessfully)
             {
                 _ = stored.AsTask();

@@ -21,8 +21,9 @@ public sealed class SocketIOServer : IEngineHandler
     private readonly string _offsetPrefix;
     private long _offsetCounter;
 
-    internal SocketIOServer(IOptions<SocketIOOptions> options, IServiceProvider services, ILoggerFactory loggerFactory, IRecoveryStore recoveryStore)
+    internal SocketIOServer(IOptions<SocketIOOptions> options, IServiceProvider services, ILoggerFactory loggerFactory, IRecoveryStore recoveryStore, TimeProvider? time = null)
     {
+        Time = time ?? TimeProvider.System;
         Options = options.Value;
         Options.Validate();
         Services = services;
@@ -39,6 +40,7 @@ public sealed class SocketIOServer : IEngineHandler
                 AllowUpgrades = Options.AllowUpgrades,
                 AllowPolling = Options.Transports.HasFlag(SocketIOTransports.Polling),
                 AllowWebSocket = Options.Transports.HasFlag(SocketIOTransports.WebSocket),
+                Time = Time,
             },
             this,
             Log);
@@ -46,6 +48,9 @@ public sealed class SocketIOServer : IEngineHandler
         _offsetCounter = RandomNumberGenerator.GetInt32(1 << 20);
         Of("/");
     }
+
+    /// <summary>The clock (the application's <see cref="TimeProvider"/> when it registers one).</summary>
+    public TimeProvider Time { get; }
 
     /// <summary>The options in force.</summary>
     public SocketIOOptions Options { get; }

@@ -339,7 +339,7 @@ public sealed class SocketIOSocket
         _client.Forget(this);
         if (Pid is not null && ClientConnection.IsRecoverable(reason))
         {
-            var session = new RecoverySession(Pid, Id, Namespace.Name, rooms, Data, DateTimeOffset.UtcNow);
+            var session = new RecoverySession(Pid, Id, Namespace.Name, rooms, Data, Namespace.Server.Time.GetUtcNow());
             var pending = Namespace.Server.RecoveryStore.PersistSessionAsync(session);
             if (!pending.IsCompletedSuccessfully)
             {

@@ -24,7 +24,8 @@ internal sealed class TestServer : IAsyncDisposable
     public SocketIOServer Io { get; }
 
     /// <summary>Starts the server; <paramref name="onConnection"/> = false leaves WebSockets to the HTTP upgrade path (no <c>UseSocketIO()</c> on the endpoint).</summary>
-    public static async Task<TestServer> StartAsync(Action<SocketIOOptions> options, Action<SocketIOServer> configure, Action<WebApplication>? map = null, bool onConnection = true)
+    public static async Task<TestServer> StartAsync(
+        Action<SocketIOOptions> options, Action<SocketIOServer> configure, Action<WebApplication>? map = null, bool onConnection = true, TimeProvider? time = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
@@ -34,6 +35,11 @@ internal sealed class TestServer : IAsyncDisposable
         }
 
         builder.Logging.SetMinimumLevel(Environment.GetEnvironmentVariable("LLANA_SOCKETIO_LOG") is { Length: > 0 } ? LogLevel.Debug : LogLevel.Warning);
+        if (time is not null)
+        {
+            builder.Services.AddSingleton(time);
+        }
+
         builder.Services.AddSocketIO(options);
         var app = builder.Build();
         configure(app.Services.GetRequiredService<SocketIOServer>());

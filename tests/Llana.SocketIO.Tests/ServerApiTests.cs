@@ -142,6 +142,30 @@ public sealed class ServerApiTests
         Assert.Equal((1, 0, "client namespace disconnect"), await seen.Task.WaitAsync(TimeSpan.FromSeconds(10)));
     }
 
+    /// The heartbeat runs on the application's clock: a ping when pingInterval has passed on it, a close when the pong
+    /// does not come within pingTimeout, however little real time went by.
+    [Fact]
+    public async Task Heartbeats_and_ping_timeouts_follow_the_applications_clock()
+    {
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        var closed = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await TestServer.StartAsync(
+            o => (o.PingInterval, o.PingTimeout) = (TimeSpan.FromSeconds(25), TimeSpan.FromSeconds(20)),
+            io => io.Of("/").OnConnection(s => s.OnDisconnect(r => closed.TrySetResult(r))),
+            time: clock);
+        using var http = new HttpClient();
+        var sid = await ConnectPollingAsync(http, server.Url);
+        var session = server.Io.Sockets.Sockets.Values.Single().Session;
+
+        clock.Advance(TimeSpan.FromSeconds(24));
+        Assert.Empty(session.SnapshotQueue());
+        clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal("2", await http.GetStringAsync($"{server.Url}/socket.io/?EIO=4&transport=polling&sid={sid}"));
+
+        clock.Advance(TimeSpan.FromSeconds(20));
+        Assert.Equal("ping timeout", await closed.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
     [Fact]
     public async Task Handshake_work_is_cancelled_when_the_client_goes_away()
     {

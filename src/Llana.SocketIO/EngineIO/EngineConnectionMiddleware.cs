@@ -27,7 +27,7 @@ internal sealed class EngineConnectionMiddleware(EngineServer engine, string pat
         var input = connection.Transport.Input;
         RequestHead? head = null;
         EngineSession? probeSession = null;
-        using (var timeout = new CancellationTokenSource(HeadTimeout))
+        using (var timeout = new CancellationTokenSource(HeadTimeout, engine.Options.Time))
         {
             try
             {
@@ -85,7 +85,7 @@ internal sealed class EngineConnectionMiddleware(EngineServer engine, string pat
         }
 
         var remote = RemoteAddress(connection.RemoteEndPoint as IPEndPoint, head, secure);
-        await engine.RunNewWebSocketSessionAsync(channel, new EngineHandshakeData(head, remote, secure, DateTimeOffset.UtcNow)).ConfigureAwait(false);
+        await engine.RunNewWebSocketSessionAsync(channel, new EngineHandshakeData(head, remote, secure, engine.Options.Time.GetUtcNow())).ConfigureAwait(false);
     }
 
     /// <summary>The peer's address, or the client a trusted proxy names (the <c>forwarding</c> the server was given).</summary>

@@ -53,7 +53,7 @@ internal sealed class EngineHandshakeData
     /// <summary>The client asked for binary as base64 text (<c>b64=1</c>, engine.io-client <c>forceBase64</c>).</summary>
     public bool ForceBase64 { get; }
 
-    public static EngineHandshakeData From(HttpContext context, bool copy)
+    public static EngineHandshakeData From(HttpContext context, bool copy, DateTimeOffset time)
     {
         var request = context.Request;
         IHeaderDictionary headers = request.Headers;
@@ -76,6 +76,6 @@ internal sealed class EngineHandshakeData
             query = new QueryCollection(queryCopy);
         }
 
-        return new EngineHandshakeData(headers, query, context.Connection.RemoteIpAddress, request.Path + request.QueryString, request.IsHttps, DateTimeOffset.UtcNow);
+        return new EngineHandshakeData(headers, query, context.Connection.RemoteIpAddress, request.Path + request.QueryString, request.IsHttps, time);
     }
 }

@@ -170,14 +170,14 @@ internal sealed class EngineServer(EngineServerOptions options, IEngineHandler h
 
     private async Task HandlePollingHandshakeAsync(HttpContext context)
     {
-        var session = CreateSession(EngineHandshakeData.From(context, copy: true), EngineTransport.Polling);
+        var session = CreateSession(EngineHandshakeData.From(context, copy: true, Options.Time.GetUtcNow()), EngineTransport.Polling);
         await WritePollingBodyAsync(context, OpenPacket(session.Id, Options.AllowUpgrades && Options.AllowWebSocket)).ConfigureAwait(false);
     }
 
     private async Task HandleWebSocketHandshakeAsync(HttpContext context)
     {
         var channel = await WebSocketAccept.AcceptAsync(context).ConfigureAwait(false);
-        await RunNewWebSocketSessionAsync(channel, EngineHandshakeData.From(context, copy: false)).ConfigureAwait(false);
+        await RunNewWebSocketSessionAsync(channel, EngineHandshakeData.From(context, copy: false, Options.Time.GetUtcNow())).ConfigureAwait(false);
     }
 
     /// <summary>A WebSocket-first session: the open packet goes first, then the session runs on the channel.</summary>
@@ -212,7 +212,7 @@ internal sealed class EngineServer(EngineServerOptions options, IEngineHandler h
 
         var webSocket = new WebSocketTransport(session, channel);
         bool upgraded;
-        using (var timeout = new CancellationTokenSource(Options.UpgradeTimeout))
+        using (var timeout = new CancellationTokenSource(Options.UpgradeTimeout, Options.Time))
         {
             upgraded = await webSocket.ProbeAsync(timeout.Token).ConfigureAwait(false);
         }

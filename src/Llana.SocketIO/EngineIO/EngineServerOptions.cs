@@ -18,4 +18,7 @@ internal sealed class EngineServerOptions
     public bool AllowPolling { get; init; } = true;
 
     public bool AllowWebSocket { get; init; } = true;
+
+    /// <summary>The clock of heartbeats, timeouts and handshake times.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
 }

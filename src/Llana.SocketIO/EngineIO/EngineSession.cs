@@ -13,7 +13,9 @@ internal sealed class EngineSession
     private readonly int _queueLimit;
     private Queue<OutboundMessage>? _queue;
     private bool _queueCompleted;
-    private readonly Timer _heartbeat;
+    private readonly ITimer _heartbeat;
+    private readonly TimeProvider _time;
+    private readonly long _ticksPerMs;
     private readonly int _pingIntervalMs;
     private readonly int _pingTimeoutMs;
     private long _pongDeadline;
@@ -37,11 +39,16 @@ internal sealed class EngineSession
         _queueLimit = server.Options.OutboundQueueLimit;
 
         // Started before the handshake response is written: the first ping is due pingInterval after creation.
-        _pingDue = Environment.TickCount64 + _pingIntervalMs;
-        _heartbeat = new Timer(HeartbeatCallback, this, _pingIntervalMs, Timeout.Infinite);
+        _time = server.Options.Time;
+        _ticksPerMs = Math.Max(1, _time.TimestampFrequency / 1000);
+        _pingDue = NowMs + _pingIntervalMs;
+        _heartbeat = _time.CreateTimer(HeartbeatCallback, this, TimeSpan.FromMilliseconds(_pingIntervalMs), Timeout.InfiniteTimeSpan);
     }
 
     public string Id { get; }
+
+    /// <summary>Milliseconds on the clock's monotonic timestamp (deadlines are kept in these).</summary>
+    private long NowMs => _time.GetTimestamp() / _ticksPerMs;
 
     public EngineHandshakeData Handshake { get; }
 
@@ -252,7 +259,7 @@ internal sealed class EngineSession
         {
             // Deadlines come from when the ping was due, not from when a busy timer got to send it.
             var deadline = _awaitingPong ? _pongDeadline : _pingDue + _pingTimeoutMs;
-            expired = Environment.TickCount64 >= deadline;
+            expired = NowMs >= deadline;
         }
 
         if (expired)
@@ -275,10 +282,10 @@ internal sealed class EngineSession
 
             if (_awaitingPong)
             {
-                var remaining = _pongDeadline - Environment.TickCount64;
+                var remaining = _pongDeadline - NowMs;
                 if (remaining > 0)
                 {
-                    _heartbeat.Change(remaining, Timeout.Infinite);
+                    _heartbeat.Change(TimeSpan.FromMilliseconds(remaining), Timeout.InfiniteTimeSpan);
                     return;
                 }
 
@@ -288,7 +295,7 @@ internal sealed class EngineSession
             {
                 _awaitingPong = true;
                 _pongDeadline = _pingDue + _pingTimeoutMs;
-                _heartbeat.Change(Math.Max(0, _pongDeadline - Environment.TickCount64), Timeout.Infinite);
+                _heartbeat.Change(TimeSpan.FromMilliseconds(Math.Max(0, _pongDeadline - NowMs)), Timeout.InfiniteTimeSpan);
             }
         }
 
@@ -309,8 +316,8 @@ internal sealed class EngineSession
             if (_awaitingPong && !IsClosed)
             {
                 _awaitingPong = false;
-                _pingDue = Environment.TickCount64 + _pingIntervalMs;
-                _heartbeat.Change(_pingIntervalMs, Timeout.Infinite);
+                _pingDue = NowMs + _pingIntervalMs;
+                _heartbeat.Change(TimeSpan.FromMilliseconds(_pingIntervalMs), Timeout.InfiniteTimeSpan);
             }
         }
     }

@@ -117,7 +117,7 @@ internal sealed class WebSocketTransport(EngineSession session, WebSocketChannel
 
     private async Task AbortUnlessClosedAsync()
     {
-        await Task.Delay(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+        await Task.Delay(TimeSpan.FromSeconds(2), session.Options.Time).ConfigureAwait(false);
         if (!channel.CloseReceived)
         {
             channel.Abort();

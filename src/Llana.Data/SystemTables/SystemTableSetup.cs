@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Globalization;
 using System.Text;
+using static Llana.Data.Sql.Statements;
 
 namespace Llana.Data.SystemTables;
 
@@ -83,7 +84,7 @@ public static class SystemTableSetup
             created.Add(SystemTableNames.PublicTables);
             if (s.Seed)
             {
-                await ExecuteAsync(c, tx, $"INSERT INTO {d.Q(SystemTableNames.PublicTables)} ({d.Q("table")}, {d.Q("access_level")}) VALUES (@p0, 'READ')", ct, "Employee");
+                await ExecuteAsync(c, tx, $"INSERT INTO {d.Q(SystemTableNames.PublicTables)} ({d.Q("table")}, {d.Q("access_level")}) VALUES (@table, 'READ')", ct, ("table", "Employee"));
             }
         }
 
@@ -101,10 +102,10 @@ public static class SystemTableSetup
             if (s.Seed)
             {
                 var insert = $"INSERT INTO {d.Q(SystemTableNames.Role)} ({d.Q("custom")}, {d.Q("table")}, {d.Q("identity_column")}, {d.Q("role")}, {d.Q("records")}, {d.Q("own_records")}) VALUES ";
-                await ExecuteAsync(c, tx, insert + "(@p0, NULL, NULL, 'ADMIN', 'DELETE', NULL)", ct, false);
-                await ExecuteAsync(c, tx, insert + "(@p0, NULL, NULL, 'USER', 'READ', NULL)", ct, false);
-                await ExecuteAsync(c, tx, insert + "(@p0, @p1, NULL, 'USER', 'NONE', 'WRITE')", ct, true, s.UserTable);
-                await ExecuteAsync(c, tx, insert + "(@p0, @p1, @p2, 'USER', 'NONE', 'WRITE')", ct, true, s.ApiKeyTable, s.ApiKeyIdentityColumn);
+                await ExecuteAsync(c, tx, insert + "(@custom, NULL, NULL, 'ADMIN', 'DELETE', NULL)", ct, ("custom", false));
+                await ExecuteAsync(c, tx, insert + "(@custom, NULL, NULL, 'USER', 'READ', NULL)", ct, ("custom", false));
+                await ExecuteAsync(c, tx, insert + "(@custom, @table, NULL, 'USER', 'NONE', 'WRITE')", ct, ("custom", true), ("table", s.UserTable));
+                await ExecuteAsync(c, tx, insert + "(@custom, @table, @column, 'USER', 'NONE', 'WRITE')", ct, ("custom", true), ("table", s.ApiKeyTable), ("column", s.ApiKeyIdentityColumn));
             }
         }
 
@@ -178,39 +179,11 @@ public static class SystemTableSetup
     {
         var sql = kind switch
         {
-            DatabaseKind.Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = @p0",
-            DatabaseKind.Postgres => "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = @p0",
-            _ => "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = @p0",
+            DatabaseKind.Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = @table",
+            DatabaseKind.Postgres => "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = @table",
+            _ => "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = @table",
         };
-        return Convert.ToInt64(await ScalarAsync(c, tx, sql, ct, table), CultureInfo.InvariantCulture) > 0;
-    }
-
-    private static async Task ExecuteAsync(DbConnection c, DbTransaction? tx, string sql, CancellationToken ct, params object?[] parameters)
-    {
-        await using var cmd = Command(c, tx, sql, parameters);
-        await cmd.ExecuteNonQueryAsync(ct);
-    }
-
-    private static async Task<object?> ScalarAsync(DbConnection c, DbTransaction? tx, string sql, CancellationToken ct, params object?[] parameters)
-    {
-        await using var cmd = Command(c, tx, sql, parameters);
-        return await cmd.ExecuteScalarAsync(ct);
-    }
-
-    private static DbCommand Command(DbConnection c, DbTransaction? tx, string sql, object?[] parameters)
-    {
-        var cmd = c.CreateCommand();
-        cmd.Transaction = tx;
-        cmd.CommandText = sql;
-        for (var i = 0; i < parameters.Length; i++)
-        {
-            var p = cmd.CreateParameter();
-            p.ParameterName = "@p" + i.ToString(CultureInfo.InvariantCulture);
-            p.Value = parameters[i] ?? DBNull.Value;
-            cmd.Parameters.Add(p);
-        }
-
-        return cmd;
+        return Convert.ToInt64(await ScalarAsync(c, tx, sql, ct, ("table", table)), CultureInfo.InvariantCulture) > 0;
     }
 
     /// Column types and clauses per dialect, as Llana's boot DDL writes them (spec §11).

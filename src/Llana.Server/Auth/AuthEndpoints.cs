@@ -12,7 +12,8 @@ internal static class AuthEndpoints
 {
     public static void MapAuthEndpoints(this WebApplication app, LlanaOptions options)
     {
-        app.MapPost("/auth/login", async (HttpContext c, AuthService auth, LoginThrottle throttle) =>
+        var group = app.MapGroup("/auth");
+        group.MapPost("/login", async (HttpContext c, AuthService auth, LoginThrottle throttle) =>
         {
             string? username, password;
             try
@@ -45,7 +46,7 @@ internal static class AuthEndpoints
             });
         });
 
-        app.MapPost("/auth/refresh", async (HttpContext c, AuthService auth, LoginThrottle throttle) =>
+        group.MapPost("/refresh", async (HttpContext c, AuthService auth, LoginThrottle throttle) =>
         {
             if (HttpAuthentication.LastCookie(c.Request, "refreshToken") is not { } refresh)
             {
@@ -66,7 +67,7 @@ internal static class AuthEndpoints
             });
         });
 
-        app.MapPost("/auth/logout", async (HttpContext c) =>
+        group.MapPost("/logout", async (HttpContext c) =>
         {
             if (!CookieDomainConfigured(c, options))
             {
@@ -80,7 +81,7 @@ internal static class AuthEndpoints
             await HttpErrors.WriteJsonAsync(c, 201, w => w.WriteBoolean("success", true));
         });
 
-        app.MapGet("/auth/profile", async (HttpContext c, AuthService auth) =>
+        group.MapGet("/profile", async (HttpContext c, AuthService auth) =>
         {
             if (options.SkipAuth)
             {

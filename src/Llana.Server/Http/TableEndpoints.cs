@@ -21,19 +21,22 @@ internal static class TableEndpoints
                 ? Respond(c, s.ListTablesAsync(r, c.RequestAborted))
                 : HttpErrors.WriteErrorAsync(c, TableError.Unauthorized(r.Caller.Failure));
         });
-        app.MapGet("/{table}/schema", (HttpContext c, TableService s, string table) => Respond(c, s.SchemaAsync(table, Request(c), c.RequestAborted)));
-        app.MapGet("/{table}", (HttpContext c, TableService s, string table) => Respond(c, s.ListAsync(table, Request(c), c.RequestAborted)));
-        app.MapGet("/{table}/{id}", (HttpContext c, TableService s, string table, string id) => Respond(c, s.GetAsync(table, id, Request(c), c.RequestAborted)));
+        // The table routes as one group. Its prefix is empty: a `/{table}` prefix would make the list route (and so its
+        // `http.route` metric label) `/{table}/`.
+        var group = app.MapGroup(string.Empty);
+        group.MapGet("/{table}/schema", (HttpContext c, TableService s, string table) => Respond(c, s.SchemaAsync(table, Request(c), c.RequestAborted)));
+        group.MapGet("/{table}", (HttpContext c, TableService s, string table) => Respond(c, s.ListAsync(table, Request(c), c.RequestAborted)));
+        group.MapGet("/{table}/{id}", (HttpContext c, TableService s, string table, string id) => Respond(c, s.GetAsync(table, id, Request(c), c.RequestAborted)));
 
-        app.MapPost("/{table}", (HttpContext c, TableService s, string table) =>
+        group.MapPost("/{table}", (HttpContext c, TableService s, string table) =>
             WithBody(c, json: true, BodyKey(options), body => s.CreateAsync(table, body, Request(c), c.RequestAborted)));
-        app.MapMethods("/{table}", ["PUT", "PATCH"], (HttpContext c, TableService s, string table) =>
+        group.MapMethods("/{table}", ["PUT", "PATCH"], (HttpContext c, TableService s, string table) =>
             WithBody(c, json: false, BodyKey(options), body => s.UpdateAsync(table, null, body, Request(c), c.RequestAborted)));
-        app.MapMethods("/{table}/{id}", ["PUT", "PATCH"], (HttpContext c, TableService s, string table, string id) =>
+        group.MapMethods("/{table}/{id}", ["PUT", "PATCH"], (HttpContext c, TableService s, string table, string id) =>
             WithBody(c, json: false, BodyKey(options), body => s.UpdateAsync(table, id, body, Request(c), c.RequestAborted)));
-        app.MapDelete("/{table}", (HttpContext c, TableService s, string table) =>
+        group.MapDelete("/{table}", (HttpContext c, TableService s, string table) =>
             WithBody(c, json: false, BodyKey(options), body => s.DeleteAsync(table, null, body, Request(c), c.RequestAborted)));
-        app.MapDelete("/{table}/{id}", (HttpContext c, TableService s, string table, string id) =>
+        group.MapDelete("/{table}/{id}", (HttpContext c, TableService s, string table, string id) =>
             Respond(c, s.DeleteAsync(table, id, default, Request(c), c.RequestAborted)));
 
         app.MapFallback(HttpErrors.WriteNotFoundAsync);

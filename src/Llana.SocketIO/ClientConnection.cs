@@ -161,12 +161,14 @@ internal sealed class ClientConnection
 
         var auth = header.Payload ?? EmptyObject;
         RestoredSession? restored = null;
+        string? clientOffset = null;
         var recovery = _server.Options.ConnectionStateRecovery;
         if (recovery is not null
             && auth.TryGetProperty("pid"u8, out var pid) && pid.ValueKind == JsonValueKind.String
             && auth.TryGetProperty("offset"u8, out var offset) && offset.ValueKind == JsonValueKind.String)
         {
-            restored = await _server.RecoveryStore.RestoreSessionAsync(pid.GetString()!, offset.GetString()!).ConfigureAwait(false);
+            clientOffset = offset.GetString()!;
+            restored = await _server.RecoveryStore.RestoreSessionAsync(pid.GetString()!, clientOffset).ConfigureAwait(false);
             if (restored is not null && restored.Session.Namespace != name)
             {
                 restored = null;
@@ -228,17 +230,30 @@ internal sealed class ClientConnection
         }
 
         StopConnectTimer();
-        nsp.Add(socket, restored?.Session.Rooms);
+        IReadOnlyList<RecoveryPacket> late = [];
+        if (restored is not null)
+        {
+            // What was broadcast while the middlewares ran is replayed too, and live packets wait behind the replay.
+            socket.HoldLive();
+            late = nsp.Add(socket, restored.Session.Rooms, restored.MissedPackets.Count > 0 ? restored.MissedPackets[^1].Offset : clientOffset);
+        }
+        else
+        {
+            nsp.Add(socket, null);
+        }
+
         var reply = socket.Pid is null
             ? $"{{\"sid\":\"{socket.Id}\"}}"
             : $"{{\"sid\":\"{socket.Id}\",\"pid\":\"{socket.Pid}\"}}";
         Session.Send(new OutboundMessage(SocketCodec.EncodeRaw(SocketPacketType.Connect, name, System.Text.Encoding.UTF8.GetBytes(reply)), false));
         if (restored is not null)
         {
-            foreach (var packet in restored.MissedPackets)
+            foreach (var packet in restored.MissedPackets.Concat(late))
             {
                 Session.Send(new OutboundMessage(packet.Frame, false, packet.Attachments as ReadOnlyMemory<byte>[] ?? packet.Attachments?.ToArray()));
             }
+
+            socket.ReleaseLive();
         }
 
         foreach (var handler in nsp.ConnectionHandlers)

@@ -92,7 +92,13 @@ public sealed class SocketIONamespace
 
     internal Func<SocketIOSocket, ValueTask>[] ConnectionHandlers => _connectionHandlers;
 
-    internal void Add(SocketIOSocket socket, IReadOnlyList<string>? rooms)
+    /// <summary>
+    /// Registers a connected socket in the namespace and in <paramref name="rooms"/>. A recovered socket passes the
+    /// offset of the last packet it will be replayed (<paramref name="replayedUpTo"/>): what was broadcast to its rooms
+    /// since (while its middlewares ran) is returned, read in the same step as the join, so that each packet reaches it
+    /// once, from the store or live.
+    /// </summary>
+    internal IReadOnlyList<RecoveryPacket> Add(SocketIOSocket socket, IReadOnlyList<string>? rooms, string? replayedUpTo = null)
     {
         lock (_roomsLock)
         {
@@ -108,6 +114,14 @@ public sealed class SocketIONamespace
                     }
                 }
             }
+
+            if (replayedUpTo is null || rooms is null)
+            {
+                return [];
+            }
+
+            var late = Server.RecoveryStore.PacketsAfterAsync(replayedUpTo, Name, rooms);
+            return late.IsCompletedSuccessfully ? late.Result : [];
         }
     }
 
@@ -206,23 +220,31 @@ public sealed class SocketIONamespace
             throw new ArgumentException($"The packet was encoded for namespace '{packet.Namespace}', not '{Name}'.", nameof(packet));
         }
 
-        if (Server.RecoveryEnabled && packet.CanCarryOffset)
+        SocketIOSocket[] targets;
+        int count;
+        lock (_roomsLock)
         {
-            offset = Server.NextOffset();
-            packet = packet.WithOffset(offset);
-            var stored = Server.RecoveryStore.AppendAsync(new RecoveryPacket(
-                offset, Name, rooms ?? [], except ?? [], packet.Frame, packet.Attachments, Server.Time.GetUtcNow()));
-            if (!stored.IsCompletedSuccessfully)
+            // Stored and addressed in one step: a socket returning to its rooms (AddRecovered) finds the packet in the
+            // store or is among its targets, never neither nor both.
+            if (Server.RecoveryEnabled && packet.CanCarryOffset)
             {
-                _ = stored.AsTask();
+                offset = Server.NextOffset();
+                packet = packet.WithOffset(offset);
+                var stored = Server.RecoveryStore.AppendAsync(new RecoveryPacket(
+                    offset, Name, rooms ?? [], except ?? [], packet.Frame, packet.Attachments, Server.Time.GetUtcNow()));
+                if (!stored.IsCompletedSuccessfully)
+                {
+                    _ = stored.AsTask();
+                }
             }
+
+            targets = CollectTargets(rooms, except, out count);
         }
 
         var message = new OutboundMessage(packet.Frame, false, packet.Attachments);
-        var targets = CollectTargets(rooms, except, out var count);
         try
         {
-            FanOut.ForEach(count, i => targets[i].Session.Send(message));
+            FanOut.ForEach(count, i => targets[i].Deliver(message));
         }
         finally
         {

@@ -15,6 +15,7 @@ public sealed class SocketIOSocket
     private List<Func<SocketIOEvent, ValueTask>>? _anyHandlers;
     private List<Func<string, ValueTask>>? _disconnectHandlers;
     private List<Action<string>>? _disconnectingHandlers;
+    private List<OutboundMessage>? _heldDuringReplay;
     private Dictionary<long, TaskCompletionSource<SocketIOArgs>>? _acks;
     private Dictionary<string, object?>? _items;
     private long _nextAckId;
@@ -307,6 +308,49 @@ public sealed class SocketIOSocket
         }
 
         completion?.TrySetResult(new SocketIOArgs([.. header.Payload!.Value.EnumerateArray()], attachments));
+    }
+
+    /// <summary>
+    /// A broadcast reaching this socket. While a recovered socket is being replayed what it missed, live packets wait
+    /// behind the replay (<see cref="HoldLive"/>), so that it gets everything in broadcast order.
+    /// </summary>
+    internal void Deliver(in OutboundMessage message)
+    {
+        if (Volatile.Read(ref _heldDuringReplay) is { } held)
+        {
+            lock (held)
+            {
+                if (_heldDuringReplay == held)
+                {
+                    held.Add(message);
+                    return;
+                }
+            }
+        }
+
+        Session.Send(message);
+    }
+
+    /// <summary>Live broadcasts wait until <see cref="ReleaseLive"/>: called before a recovered socket rejoins its rooms.</summary>
+    internal void HoldLive() => _heldDuringReplay = [];
+
+    /// <summary>The replay is sent: what waited goes now, in order, and later broadcasts go straight out.</summary>
+    internal void ReleaseLive()
+    {
+        if (_heldDuringReplay is not { } held)
+        {
+            return;
+        }
+
+        lock (held)
+        {
+            foreach (var message in held)
+            {
+                Session.Send(message);
+            }
+
+            Volatile.Write(ref _heldDuringReplay, null);
+        }
     }
 
     /// <summary>Removes the socket everywhere and runs the disconnect handlers, once.</summary>

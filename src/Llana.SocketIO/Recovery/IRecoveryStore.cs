@@ -19,6 +19,15 @@ public interface IRecoveryStore
     /// addressed to it. Null when the session is unknown or expired, or the offset is no longer known.
     /// </summary>
     ValueTask<RestoredSession?> RestoreSessionAsync(string pid, string offset);
+
+    /// <summary>
+    /// The packets after <paramref name="offset"/> addressed to <paramref name="rooms"/> of <paramref name="namespace"/>:
+    /// what was broadcast between a restore and the socket's return to its rooms (its connect middlewares ran
+    /// meanwhile). It is called while broadcasts to the namespace wait, so it must answer at once: a store that cannot
+    /// returns an incomplete task, and those packets are not replayed.
+    /// </summary>
+    ValueTask<IReadOnlyList<RecoveryPacket>> PacketsAfterAsync(string offset, string @namespace, IReadOnlyList<string> rooms) =>
+        ValueTask.FromResult<IReadOnlyList<RecoveryPacket>>([]);
 }
 
 /// <summary>A broadcast packet as kept for replay.</summary>

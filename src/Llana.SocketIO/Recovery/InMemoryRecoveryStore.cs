@@ -89,18 +89,32 @@ public sealed class InMemoryRecoveryStore : IRecoveryStore
                 return ValueTask.FromResult<RestoredSession?>(null);
             }
 
-            var missed = new List<RecoveryPacket>();
-            for (var next = node.Next; next is not null; next = next.Next)
-            {
-                var packet = next.Value;
-                if (packet.Namespace == session.Namespace && IsAddressedTo(packet, session.Rooms))
-                {
-                    missed.Add(packet);
-                }
-            }
-
-            return ValueTask.FromResult<RestoredSession?>(new RestoredSession(session, missed));
+            return ValueTask.FromResult<RestoredSession?>(new RestoredSession(session, AfterLocked(node, session.Namespace, session.Rooms)));
         }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<RecoveryPacket>> PacketsAfterAsync(string offset, string @namespace, IReadOnlyList<string> rooms)
+    {
+        lock (_lock)
+        {
+            return ValueTask.FromResult<IReadOnlyList<RecoveryPacket>>(
+                _byOffset.TryGetValue(offset, out var node) ? AfterLocked(node, @namespace, rooms) : []);
+        }
+    }
+
+    private static List<RecoveryPacket> AfterLocked(LinkedListNode<RecoveryPacket> node, string @namespace, IReadOnlyList<string> rooms)
+    {
+        var after = new List<RecoveryPacket>();
+        for (var next = node.Next; next is not null; next = next.Next)
+        {
+            if (next.Value.Namespace == @namespace && IsAddressedTo(next.Value, rooms))
+            {
+                after.Add(next.Value);
+            }
+        }
+
+        return after;
     }
 
     private static bool IsAddressedTo(RecoveryPacket packet, IReadOnlyList<string> rooms)

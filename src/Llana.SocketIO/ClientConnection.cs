@@ -230,7 +230,7 @@ internal sealed class ClientConnection
         }
 
         StopConnectTimer();
-        IReadOnlyList<RecoveryPacket> late = [];
+        IReadOnlyList<RecoveryPacket>? late = [];
         if (restored is not null)
         {
             // What was broadcast while the middlewares ran is replayed too, and live packets wait behind the replay.
@@ -248,12 +248,18 @@ internal sealed class ClientConnection
         Session.Send(new OutboundMessage(SocketCodec.EncodeRaw(SocketPacketType.Connect, name, System.Text.Encoding.UTF8.GetBytes(reply)), false));
         if (restored is not null)
         {
-            foreach (var packet in restored.MissedPackets.Concat(late))
+            foreach (var packet in restored.MissedPackets.Concat(late ?? []))
             {
                 Session.Send(new OutboundMessage(packet.Frame, false, packet.Attachments as ReadOnlyMemory<byte>[] ?? packet.Attachments?.ToArray()));
             }
 
             socket.ReleaseLive();
+            if (late is null)
+            {
+                // What was broadcast while it reconnected is gone from the store: the client must refetch.
+                socket.Disconnect();
+                return;
+            }
         }
 
         foreach (var handler in nsp.ConnectionHandlers)

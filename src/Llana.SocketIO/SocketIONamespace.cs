@@ -96,9 +96,9 @@ public sealed class SocketIONamespace
     /// Registers a connected socket in the namespace and in <paramref name="rooms"/>. A recovered socket passes the
     /// offset of the last packet it will be replayed (<paramref name="replayedUpTo"/>): what was broadcast to its rooms
     /// since (while its middlewares ran) is returned, read in the same step as the join, so that each packet reaches it
-    /// once, from the store or live.
+    /// once, from the store or live. Null when the store no longer reaches back to <paramref name="replayedUpTo"/>.
     /// </summary>
-    internal IReadOnlyList<RecoveryPacket> Add(SocketIOSocket socket, IReadOnlyList<string>? rooms, string? replayedUpTo = null)
+    internal IReadOnlyList<RecoveryPacket>? Add(SocketIOSocket socket, IReadOnlyList<string>? rooms, string? replayedUpTo = null)
     {
         lock (_roomsLock)
         {

@@ -23,11 +23,13 @@ public interface IRecoveryStore
     /// <summary>
     /// The packets after <paramref name="offset"/> addressed to <paramref name="rooms"/> of <paramref name="namespace"/>:
     /// what was broadcast between a restore and the socket's return to its rooms (its connect middlewares ran
-    /// meanwhile). It is called while broadcasts to the namespace wait, so it must answer at once: a store that cannot
-    /// returns an incomplete task, and those packets are not replayed.
+    /// meanwhile). Null when <paramref name="offset"/> is no longer kept: the socket is then disconnected by the server,
+    /// so that its client refetches. It is called while broadcasts to the namespace wait, so it must answer at once: a
+    /// store that cannot returns an incomplete task (or this default, which knows nothing), and those packets are not
+    /// replayed.
     /// </summary>
-    ValueTask<IReadOnlyList<RecoveryPacket>> PacketsAfterAsync(string offset, string @namespace, IReadOnlyList<string> rooms) =>
-        ValueTask.FromResult<IReadOnlyList<RecoveryPacket>>([]);
+    ValueTask<IReadOnlyList<RecoveryPacket>?> PacketsAfterAsync(string offset, string @namespace, IReadOnlyList<string> rooms) =>
+        ValueTask.FromResult<IReadOnlyList<RecoveryPacket>?>([]);
 }
 
 /// <summary>A broadcast packet as kept for replay.</summary>

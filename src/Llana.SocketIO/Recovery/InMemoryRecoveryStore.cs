@@ -94,12 +94,12 @@ public sealed class InMemoryRecoveryStore : IRecoveryStore
     }
 
     /// <inheritdoc />
-    public ValueTask<IReadOnlyList<RecoveryPacket>> PacketsAfterAsync(string offset, string @namespace, IReadOnlyList<string> rooms)
+    public ValueTask<IReadOnlyList<RecoveryPacket>?> PacketsAfterAsync(string offset, string @namespace, IReadOnlyList<string> rooms)
     {
         lock (_lock)
         {
-            return ValueTask.FromResult<IReadOnlyList<RecoveryPacket>>(
-                _byOffset.TryGetValue(offset, out var node) ? AfterLocked(node, @namespace, rooms) : []);
+            return ValueTask.FromResult<IReadOnlyList<RecoveryPacket>?>(
+                _byOffset.TryGetValue(offset, out var node) ? AfterLocked(node, @namespace, rooms) : null);
         }
     }
 

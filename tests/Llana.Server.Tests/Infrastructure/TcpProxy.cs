@@ -7,7 +7,7 @@ namespace Llana.Server.Tests.Infrastructure;
 /// tunnelled to the current target; <see cref="Cut"/> drops every tunnel, as a node that dies would.
 public sealed class TcpProxy : IAsyncDisposable
 {
-    private const int TunnelBuffer = 8192;
+    private const int TunnelBuffer = 16384;
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly CancellationTokenSource _stop = new();
     private readonly HashSet<TcpClient> _open = [];

@@ -296,19 +296,7 @@ public sealed partial class DatabaseSourceTests() : CaptureTests(DatabaseKind.Po
         await Database.ExecuteAsync("INSERT INTO \"Customer\" (\"companyName\", \"userId\") SELECT 'Bulk ' || g, 1 FROM generate_series(1, 100000) g");
         var sentinel = await InsertAsync("After the bulk");
 
-        // Every row then the sentinel, or (the socket fell out of the log's window) a disconnect by the server, which
-        // tells the client to refetch: never a silent gap.
-        var end = await socket.WaitForAsync(
-            l => (NodeSubscriber.Is(l, "event") && l.GetProperty("payload").GetProperty("custId").GetString() == sentinel) || NodeSubscriber.Is(l, "disconnect"),
-            "the sentinel or a disconnect", TimeSpan.FromMinutes(3));
-        if (NodeSubscriber.Is(end, "disconnect"))
-        {
-            Assert.Equal("io server disconnect", end.GetProperty("reason").GetString());
-        }
-        else
-        {
-            Assert.Equal(100_001, socket.Events.Count(e => e.Name == "Customer"));
-        }
+        await AssertAllOrToldAsync(socket, sentinel, 100_001);
 
         Assert.Equal(200, (await server.Http.Get("/Customer/?limit=1")).Status);
     }

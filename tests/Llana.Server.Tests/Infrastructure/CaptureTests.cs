@@ -98,6 +98,23 @@ public abstract class CaptureTests(DatabaseKind kind) : IAsyncLifetime
         Assert.Equal([.. ids, sentinel], socket.Events.Where(e => e.Name == "Customer").Select(e => e.Payload.GetProperty("custId").GetString()));
     }
 
+    /// Every one of <paramref name="count"/> Customer events up to <paramref name="sentinel"/>, or (the socket fell out
+    /// of the log's window) a disconnect by the server, which tells the client to refetch: never a silent gap.
+    protected static async Task AssertAllOrToldAsync(NodeSubscriber socket, string sentinel, int count)
+    {
+        var end = await socket.WaitForAsync(
+            l => (NodeSubscriber.Is(l, "event") && l.GetProperty("payload").GetProperty("custId").GetString() == sentinel) || NodeSubscriber.Is(l, "disconnect"),
+            "the sentinel or a disconnect", TimeSpan.FromMinutes(3));
+        if (NodeSubscriber.Is(end, "disconnect"))
+        {
+            Assert.Equal("io server disconnect", end.GetProperty("reason").GetString());
+        }
+        else
+        {
+            Assert.Equal(count, socket.Events.Count(e => e.Name == "Customer"));
+        }
+    }
+
     protected static async Task<NodeSubscriber> SubscribeAsync(LlanaServer server, string table, bool rows = false)
     {
         var socket = NodeSubscriber.Start(server.Address, new { auth = new Dictionary<string, object> { ["x-llana-table"] = table, ["x-llana-rows"] = rows } });

@@ -156,13 +156,7 @@ public sealed class AuthService(Database database, SchemaCatalog catalog, LlanaO
 
     private async Task<List<object?[]>> SelectUsersAsync(TableSchema users, ColumnSchema column, object? key, CancellationToken ct)
     {
-        var filters = new List<Filter> { new(column, FilterOperator.Equals, key) };
-        if (options.SoftDeleteColumn is { } soft && users.Column(soft) is { } softColumn)
-        {
-            filters.Add(new Filter(softColumn, FilterOperator.Null, null));
-        }
-
-        return await database.SelectAsync(users, users.Columns, filters, [], ct);
+        return await database.SelectAsync(users, users.Columns, options.ExcludingDeleted(users, [new(column, FilterOperator.Equals, key)]), [], ct);
     }
 
     private ColumnSchema? IdentityColumn(TableSchema users) =>

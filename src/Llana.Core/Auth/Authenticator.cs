@@ -145,7 +145,7 @@ public sealed partial class Authenticator : IDisposable
 
         // Through the identity table: a soft-deleted user's keys stop working too.
         var filters = new List<Filter> { new(userJoinColumn, FilterOperator.Equals, ValueParser.FromText(userJoinColumn, owner)) };
-        AddSoftDelete(users, filters);
+        _options.ExcludingDeleted(users, filters);
         var rows = await _database.SelectAsync(users, [idColumn], filters, [], ct);
         return rows.Count == 1 ? RowChange.Format(rows[0][0]) : null;
     }
@@ -155,7 +155,7 @@ public sealed partial class Authenticator : IDisposable
     private async Task<string?> MatchAsync(TableSchema table, ColumnSchema keyColumn, ColumnSchema resultColumn, string apiKey, CancellationToken ct)
     {
         var filters = new List<Filter> { new(keyColumn, FilterOperator.Equals, apiKey) };
-        AddSoftDelete(table, filters);
+        _options.ExcludingDeleted(table, filters);
         var given = Encoding.UTF8.GetBytes(apiKey);
         string? match = null;
         foreach (var row in await _database.SelectAsync(table, [keyColumn, resultColumn], filters, [], ct))
@@ -173,14 +173,6 @@ public sealed partial class Authenticator : IDisposable
     {
         LogConfiguration(_logger, "AUTH_USER_API_KEY_FIELD");
         return null;
-    }
-
-    private void AddSoftDelete(TableSchema table, List<Filter> filters)
-    {
-        if (_options.SoftDeleteColumn is { } soft && table.Column(soft) is { } column)
-        {
-            filters.Add(new Filter(column, FilterOperator.Null, null));
-        }
     }
 
     private void OnChange(RowChange change)

@@ -232,11 +232,7 @@ public sealed partial class PermissionEvaluator : IAccessPolicy, IDisposable
             return null;
         }
 
-        var filters = new List<Filter> { new(idColumn, FilterOperator.Equals, key) };
-        if (_options.SoftDeleteColumn is { } soft && table.Column(soft) is { } softColumn)
-        {
-            filters.Add(new Filter(softColumn, FilterOperator.Null, null));
-        }
+        var filters = _options.ExcludingDeleted(table, [new(idColumn, FilterOperator.Equals, key)]);
 
         var rows = await _database.SelectAsync(table, [roleColumn], filters, [], ct);
         return rows.Count == 0 ? null : AccessRules.Text(rows[0][0]);
@@ -334,11 +330,7 @@ public sealed partial class PermissionEvaluator : IAccessPolicy, IDisposable
             return [];
         }
 
-        var filters = new List<Filter>();
-        if (_options.SoftDeleteColumn is { } soft && table.Column(soft) is { } softColumn)
-        {
-            filters.Add(new Filter(softColumn, FilterOperator.Null, null));
-        }
+        var filters = _options.ExcludingDeleted(table, []);
 
         var sort = table.PrimaryKeyColumn is { } pk ? new List<SortItem> { new(pk, false) } : [];
         var rows = await _database.SelectAsync(table, table.Columns, filters, sort, ct);

@@ -31,6 +31,17 @@ public sealed partial class LlanaOptions
     public Llana.Data.Schema.ColumnSchema? SoftDeleteColumnOf(Llana.Data.Schema.TableSchema table) =>
         SoftDeleteColumn is { } name ? table.Column(name) : null;
 
+    /// <paramref name="filters"/> plus, when <paramref name="table"/> has the soft-delete column, "not deleted".
+    public List<Llana.Data.Sql.Filter> ExcludingDeleted(Llana.Data.Schema.TableSchema table, List<Llana.Data.Sql.Filter> filters)
+    {
+        if (SoftDeleteColumnOf(table) is { } soft)
+        {
+            filters.Add(new Llana.Data.Sql.Filter(soft, Llana.Data.Sql.FilterOperator.Null, null));
+        }
+
+        return filters;
+    }
+
     public bool SkipAuth { get; init; }
 
     public AuthOptions Auth { get; init; } = new();

@@ -77,12 +77,7 @@ internal sealed class RelationLoader(Database database, IAccessPolicy access, Ll
             var childKeyIndex = relation.Projection.IndexOf(keyColumn);
             foreach (var batch in keys.Chunk(BatchSize))
             {
-                var filters = new List<Filter> { new(keyColumn, FilterOperator.In, batch.ToList()) };
-                if (options.SoftDeleteColumnOf(relation.Target) is { } soft)
-                {
-                    filters.Add(new Filter(soft, FilterOperator.Null, null));
-                }
-
+                var filters = options.ExcludingDeleted(relation.Target, [new(keyColumn, FilterOperator.In, batch.ToList())]);
                 if (relation.Owner is { } owner)
                 {
                     filters.Add(owner.Filter);

@@ -348,11 +348,7 @@ public sealed partial class TableService(
 
     private List<Filter> ReadFilters(TableSchema table, List<Filter> filters, AccessDecision decision)
     {
-        if (options.SoftDeleteColumnOf(table) is { } soft)
-        {
-            filters.Add(new Filter(soft, FilterOperator.Null, null));
-        }
-
+        options.ExcludingDeleted(table, filters);
         if (decision.Owner is { } owner)
         {
             filters.Add(owner.Filter);
